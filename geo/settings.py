@@ -1,0 +1,58 @@
+"""Settings for gandan, read from the environment with the ``GANDAN_`` prefix."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["PROJECT_ROOT", "Settings", "get_settings"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every tunable of gandan; one instance per process (see `get_settings`)."""
+
+    model_config = SettingsConfigDict(env_prefix="GANDAN_", env_file=None, extra="ignore")
+
+    data_mirror: Path | None = Field(
+        default=None,
+        description="Folder laid out as <owner>/<repo>/<commit>/<path>; when set, upstream files come from here.",
+    )
+    data_dir: Path = Field(default=PROJECT_ROOT / "data", description="Authored data (CSV) and sources list.")
+    upstream_dir: Path = Field(
+        default=PROJECT_ROOT / "data" / "boundaries" / "upstream",
+        description="Where fetched upstream files are stored (git-ignored).",
+    )
+    build_dir: Path = Field(default=PROJECT_ROOT / "build", description="Build artifacts (index, graphs).")
+    boundary_set: str = Field(default="hanoi-2025", description="Boundary set id used by default.")
+    backend: Literal["embedded", "postgis"] = Field(default="embedded", description="Query backend.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL of the PostGIS database.")
+    tile_url: str = Field(
+        default="https://tile.openstreetmap.org/{z}/{x}/{y}.png", description="Map tile URL template."
+    )
+    tile_attribution: str = Field(
+        default='&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+        description="Attribution shown with the tiles.",
+    )
+    max_k: int = Field(default=50, description="Largest k accepted by nearest queries.")
+
+    @property
+    def index_dir(self) -> Path:
+        """Folder of the built index artifact."""
+        return self.build_dir / "index"
+
+    @property
+    def network_dir(self) -> Path:
+        """Folder of the built road-network graphs."""
+        return self.build_dir / "network"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once from the environment."""
+    return Settings()

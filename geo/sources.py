@@ -1,0 +1,145 @@
+"""The pinned list of upstream files: fetch from the URL or copy from a mirror, and verify checksums."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import tomllib
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from geo.errors import ChecksumMismatch, DataProblem, DataValidationError, SourceUnavailable
+from geo.settings import Settings, get_settings
+
+__all__ = ["SourceFile", "fetch_all", "fetch_file", "load_sources", "local_path", "paths_of_group", "sha256_of"]
+
+SOURCES_FILE = "boundaries/sources.toml"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One pinned upstream file: ``path`` is ``<owner>/<repo>/<commit>/<path in repo>``."""
+
+    group: str
+    path: str
+    url: str
+    sha256: str
+
+
+def load_sources(settings: Settings | None = None) -> list[SourceFile]:
+    """Read the pinned source list (``data/boundaries/sources.toml``)."""
+    settings = settings or get_settings()
+    toml_path = settings.data_dir / SOURCES_FILE
+    with toml_path.open("rb") as fh:
+        raw = tomllib.load(fh)
+    problems: list[DataProblem] = []
+    files: list[SourceFile] = []
+    for i, entry in enumerate(raw.get("file", []), start=1):
+        missing = [k for k in ("group", "path", "url", "sha256") if not entry.get(k)]
+        if missing:
+            problems.append(DataProblem(str(toml_path), f"entry {i} lacks {', '.join(missing)}", row=i))
+            continue
+        files.append(SourceFile(entry["group"], entry["path"], entry["url"], entry["sha256"].lower()))
+    if problems:
+        raise DataValidationError(problems)
+    return files
+
+
+def sha256_of(path: Path) -> str:
+    """Return the hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def local_path(source: SourceFile, settings: Settings | None = None) -> Path:
+    """Where the fetched copy of ``source`` lives."""
+    settings = settings or get_settings()
+    return settings.upstream_dir / source.path
+
+
+def _download(url: str, dest: Path) -> None:
+    with urllib.request.urlopen(url, timeout=60) as response, dest.open("wb") as out:  # noqa: S310
+        shutil.copyfileobj(response, out)
+
+
+def fetch_file(source: SourceFile, settings: Settings | None = None) -> Path:
+    """Make sure a verified copy of ``source`` is on disk and return its path.
+
+    A copy already present with the right checksum is kept. Otherwise the file is copied from the
+    mirror (when ``GANDAN_DATA_MIRROR`` is set) or downloaded, written aside, checked, then renamed
+    into place, so a bad download never replaces a good file.
+
+    Raises
+    ------
+    ChecksumMismatch
+        The obtained file does not have the pinned sha256.
+    SourceUnavailable
+        Neither the mirror nor the network could provide it.
+    """
+    settings = settings or get_settings()
+    dest = local_path(source, settings)
+    if dest.exists() and sha256_of(dest) == source.sha256:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".fetch-")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        if settings.data_mirror is not None:
+            mirrored = settings.data_mirror / source.path
+            if not mirrored.exists():
+                raise SourceUnavailable(f"{source.path}: not in mirror {settings.data_mirror}")
+            shutil.copyfile(mirrored, tmp)
+            origin = str(mirrored)
+        else:
+            try:
+                _download(source.url, tmp)
+            except OSError as exc:
+                raise SourceUnavailable(
+                    f"{source.path}: download from {source.url} failed ({exc}); "
+                    "set GANDAN_DATA_MIRROR to a mirror folder to work offline"
+                ) from exc
+            origin = source.url
+        actual = sha256_of(tmp)
+        if actual != source.sha256:
+            raise ChecksumMismatch(
+                f"{source.path}: sha256 {actual} from {origin} does not match pinned {source.sha256}"
+            )
+        tmp.replace(dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def fetch_all(
+    settings: Settings | None = None,
+    groups: Iterable[str] | None = None,
+    progress: Callable[[SourceFile], None] | None = None,
+) -> list[Path]:
+    """Fetch every pinned file (optionally only some groups); return their local paths."""
+    settings = settings or get_settings()
+    wanted = set(groups) if groups is not None else None
+    paths = []
+    for source in load_sources(settings):
+        if wanted is not None and source.group not in wanted:
+            continue
+        paths.append(fetch_file(source, settings))
+        if progress:
+            progress(source)
+    return paths
+
+
+def paths_of_group(group: str, settings: Settings | None = None) -> list[Path]:
+    """Local paths of every file of a group, fetching any that are missing."""
+    settings = settings or get_settings()
+    sources = [s for s in load_sources(settings) if s.group == group]
+    if not sources:
+        raise SourceUnavailable(f"no pinned source in group {group!r} ({settings.data_dir / SOURCES_FILE})")
+    return [fetch_file(s, settings) for s in sources]
