@@ -37,8 +37,6 @@ is added from the clause (``match == "rest_clause"``) and reported.
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,7 +51,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.errors import DataProblem, DataValidationError
 from geo.settings import Settings
 from geo.sources import paths_of_group
-from geo.text import fold, nfc, slug
+from geo.text import fold, nfc, slug, tone_key
 
 __all__ = [
     "METADATA_GROUP",
@@ -92,8 +90,6 @@ _DISTRICT_PREFIXES = ("quận", "huyện", "thị xã", "thành phố")
 _REST_PREFIX = "phần còn lại sau khi sáp nhập vào"
 # Vietnamese tone marks as NFD combining characters. Vowel-quality marks (circumflex, breve, horn) are
 # not tones and stay in the key.
-_TONES = {"\u0300": "2", "\u0301": "1", "\u0309": "3", "\u0303": "4", "\u0323": "5"}
-_WORD_SPLIT = re.compile(r"[^\w]+")
 
 
 class UnitName(NamedTuple):
@@ -262,19 +258,6 @@ def parse_before_merger(text: str) -> list[FormerUnit]:
     return units
 
 
-def _strict_key(name: str) -> str:
-    """Key that ignores case, punctuation and tone-mark placement but keeps every diacritic."""
-    words = []
-    for word in _WORD_SPLIT.split(nfc(name).lower()):
-        if not word:
-            continue
-        decomposed = unicodedata.normalize("NFD", word)
-        tones = "".join(_TONES[ch] for ch in decomposed if ch in _TONES)
-        base = unicodedata.normalize("NFC", "".join(ch for ch in decomposed if ch not in _TONES))
-        words.append(base + tones)
-    return " ".join(words)
-
-
 @dataclass
 class Crosswalk:
     """Which legacy units formed which new units.
@@ -373,7 +356,7 @@ def _new_units(
     by_key: dict[tuple[str, str], tuple[int, Mapping[str, Any]]] = {}
     for i, entry in enumerate(metadata, start=1):
         kind = _UNIT_PREFIXES.get(nfc(str(entry.get("type", ""))).lower())
-        key = (kind or "?", _strict_key(str(entry.get("name", ""))))
+        key = (kind or "?", tone_key(str(entry.get("name", ""))))
         if kind is None or key in by_key:
             why = "unknown type" if kind is None else "duplicate name + type"
             problems.append(DataProblem(source, f"{why}: {entry.get('type')} {entry.get('name')}", row=i))
@@ -387,7 +370,7 @@ def _new_units(
     used: set[tuple[str, str]] = set()
     for pos, row in enumerate(communes.itertuples(index=False)):
         kind = _NEW_KIND_TO_UNIT.get(str(row.kind), str(row.kind))
-        key = (kind, _strict_key(str(row.name)))
+        key = (kind, tone_key(str(row.name)))
         found = by_key.get(key)
         if found is None:
             problems.append(DataProblem(source, f"no metadata entry for {row.full_name}", id=str(row.code)))
@@ -428,21 +411,21 @@ class _Matcher:
         self.strict: dict[str, list[_Legacy]] = defaultdict(list)
         self.loose: dict[str, list[_Legacy]] = defaultdict(list)
         for unit in legacy:
-            self.strict[_strict_key(unit.name)].append(unit)
+            self.strict[tone_key(unit.name)].append(unit)
             self.loose[slug(unit.name)].append(unit)
 
     def match(self, mention: FormerUnit, near: BaseGeometry) -> tuple[_Legacy | None, list[str], str]:
         """Return (legacy unit or None, how it was chosen, a note if a fallback was needed)."""
         how: list[str] = []
         note = ""
-        same_kind = [u for u in self.strict.get(_strict_key(mention.name), []) if u.kind == mention.kind]
+        same_kind = [u for u in self.strict.get(tone_key(mention.name), []) if u.kind == mention.kind]
         if same_kind:
             candidates, how = same_kind, ["name"]
         else:
             candidates = [u for u in self.loose.get(slug(mention.name), []) if u.kind == mention.kind]
             how = ["folded"]
             if not candidates:
-                candidates = self.strict.get(_strict_key(mention.name), []) or self.loose.get(
+                candidates = self.strict.get(tone_key(mention.name), []) or self.loose.get(
                     slug(mention.name), []
                 )
                 how = ["other_kind"]
@@ -501,7 +484,7 @@ def build_crosswalk(
     new_units, join_problems = _new_units(communes, metadata, source)
     legacy_units = _legacy_units(legacy)
     matcher = _Matcher(legacy_units)
-    new_by_key = {(u.kind, _strict_key(u.name)): u for u, _ in new_units}
+    new_by_key = {(u.kind, tone_key(u.name)): u for u, _ in new_units}
 
     unplaced: list[DataProblem] = []
     notes: list[DataProblem] = list(join_problems)
@@ -538,7 +521,7 @@ def build_crosswalk(
                 found[key] = [mention.partial, "+".join(how)]
             targets: list[_NewUnit] = []
             for named in mention.rest_went_to:
-                resolved = new_by_key.get((named.kind, _strict_key(named.name)))
+                resolved = new_by_key.get((named.kind, tone_key(named.name)))
                 if resolved is None:
                     notes.append(
                         problem(
