@@ -1,0 +1,56 @@
+"""The FastAPI application factory (``uvicorn app.main:create_app --factory``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.gzip import GZipMiddleware
+
+from app.errors import install_error_handlers
+from app.routes import api, ogc
+from app.schemas import Health
+from geo import __version__
+from geo.service import Service, get_service
+from geo.settings import get_settings
+
+__all__ = ["create_app"]
+
+
+def create_app(service: Service | None = None) -> FastAPI:
+    """Build the app on ``service`` (default: the configured backend, loaded now so errors show at start)."""
+    settings = get_settings()
+    app = FastAPI(
+        title="gandan — gần dân",
+        version=__version__,
+        description=(
+            "Nơi gần nhất đang mở để làm thủ tục hành chính ở Hà Nội. The nearest open public-service "
+            "location in Hanoi for a procedure, commune lookups, coverage, and a free-text lookup. "
+            "Map data © OpenStreetMap contributors (ODbL 1.0)."
+        ),
+    )
+    app.state.service = service or get_service()
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
+    install_error_handlers(app)
+
+    @app.get("/healthz", response_model=Health, tags=["health"])
+    def healthz(request: Request) -> Any:
+        """Liveness, and the state of each part (index, database)."""
+        svc: Service = request.app.state.service
+        parts = {"index": "ok"}
+        check = getattr(svc.backend, "health", None)
+        if check is not None:
+            parts.update(check())
+        status = "ok" if all(v == "ok" for v in parts.values()) else "degraded"
+        manifest = svc.backend.index.manifest
+        return {
+            "status": status,
+            "backend": settings.backend,
+            "parts": parts,
+            "boundary_set": manifest.get("boundary_set"),
+            "built_at": manifest.get("built_at"),
+        }
+
+    app.include_router(api.router)
+    app.include_router(ogc.router)
+    return app

@@ -1,0 +1,138 @@
+"""Response schemas of the API (they document /openapi.json and are checked by the schema tests)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CommuneRef",
+    "CommuneSummary",
+    "Health",
+    "LocateResult",
+    "NearestCollection",
+    "NearestFeature",
+    "NearestProperties",
+    "Problem",
+    "ProcedureOut",
+]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+
+
+class CommuneRef(BaseModel):
+    """A commune named by its official code."""
+
+    code: str | None = Field(description="Official 5-digit code, e.g. '00004'.")
+    name: str | None
+
+
+class PointGeometry(BaseModel):
+    """A GeoJSON Point, lon/lat."""
+
+    type: Literal["Point"]
+    coordinates: list[float] = Field(min_length=2, max_length=2)
+
+
+class RouteGeometry(BaseModel):
+    """The place and the route to it."""
+
+    type: Literal["GeometryCollection"]
+    geometries: list[dict[str, Any]]
+
+
+class NearestProperties(BaseModel):
+    """Properties of one ranked place (the contract in DESIGN.md)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    kind: str
+    name: str
+    address: str
+    commune: CommuneRef
+    rank: int
+    distance_m: float = Field(description="Geodesic metres (straight) or metres along the road network.")
+    travel_time_s: float | None = Field(description="Seconds on the road network; null in straight mode.")
+    cost_basis: Literal["straight_line", "network"]
+    state: Literal["open", "closed", "unknown"]
+    opens_at: str | None = Field(description="Next opening, ISO 8601 with offset, when not open now.")
+    closes_at: str | None = Field(description="Next closing, ISO 8601 with offset, when open now.")
+    hours: str | None = Field(description="OSM opening_hours string.")
+    location_precision: Literal["exact", "approximate"]
+
+
+class NearestFeature(BaseModel):
+    """One ranked place."""
+
+    type: Literal["Feature"]
+    id: str
+    geometry: PointGeometry | RouteGeometry
+    properties: NearestProperties
+
+
+class NearestCollection(BaseModel):
+    """Nearest places, best first, with the query as understood."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["FeatureCollection"]
+    features: list[NearestFeature]
+    query: dict[str, Any]
+    procedure: dict[str, Any]
+    notes: list[str]
+
+
+class ProcedureOut(BaseModel):
+    """A procedure of the catalog."""
+
+    model_config = ConfigDict(extra="allow")
+    code: str
+    name: str
+    field: str | None = None
+    level: str | None = None
+    handled_at: list[str]
+    boundary_free: str | None = None
+    online_full: str | None = None
+    in_person: str | None = Field(default=None, description="Whether it can be done in person anywhere (police included).")
+    handled_in_person_here: bool = Field(description="Whether a gandan location (PASC network) accepts it in person.")
+
+
+class CommuneSummary(BaseModel):
+    """A commune without its geometry."""
+
+    model_config = ConfigDict(extra="allow")
+    code: str
+    name: str
+    full_name: str
+    kind: str
+    population: int | None
+    area_km2: float | None
+
+
+class LocateResult(BaseModel):
+    """The commune at a point, and the pre-merger units it came from."""
+
+    model_config = ConfigDict(extra="allow")
+    lat: float
+    lon: float
+    commune: CommuneSummary | None
+    former_units: list[dict[str, Any]]
+    likely_former_unit: dict[str, Any] | None
+
+
+class Health(BaseModel):
+    """Liveness and what each part says."""
+
+    model_config = ConfigDict(extra="allow")
+    status: Literal["ok", "degraded"]
+    backend: str
+    parts: dict[str, str]
