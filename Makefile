@@ -38,7 +38,7 @@ test: build
 	bash scripts/test-services.sh
 	$(BIN)/ruff check geo app tests scripts
 	$(BIN)/mypy geo app
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2
 
 lint: install
 	$(BIN)/ruff check geo app tests scripts

@@ -1,0 +1,184 @@
+"""``gandan build``: validate every source, join them, and write one index artifact.
+
+Sources → checks → joins → `geo.index.write_index`. Every problem found is collected with its file and
+row before anything is written; one problem is enough to stop the build, and then the previous index
+stays in place untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from geo.boundaries import WGS84, CommuneLocator, load_boundary_set
+from geo.crosswalk import build_crosswalk, load_metadata
+from geo.errors import DataProblem, DataValidationError, GandanError
+from geo.hours import Calendar, parse_hours
+from geo.index import Index, write_index
+from geo.legacy import load_legacy_units
+from geo.registry import capabilities, load_procedure_groups, load_procedures, load_service_points
+from geo.settings import Settings, get_settings
+from geo.sources import load_sources, local_path, sha256_of
+
+__all__ = ["build_index", "summarize"]
+
+POINTS_FILE = "service_points.csv"
+PROCEDURES_FILE = "procedures.csv"
+GROUPS_FILE = "procedure_groups.csv"
+CALENDAR_FILE = "calendar_overrides.csv"
+
+Progress = Callable[[str], None]
+
+
+def _join_points_to_communes(
+    points: pd.DataFrame, communes: gpd.GeoDataFrame, source: str
+) -> tuple[gpd.GeoDataFrame, list[DataProblem]]:
+    """Attach each point's containing commune; a point outside every commune or in another one is a problem."""
+    located = gpd.GeoDataFrame(
+        points.copy(),
+        geometry=gpd.points_from_xy(points["lon"].astype(float), points["lat"].astype(float)),
+        crs=WGS84,
+    )
+    locator = CommuneLocator(communes)
+    at = locator.communes_at(located.geometry.x.to_numpy(), located.geometry.y.to_numpy())
+    problems: list[DataProblem] = []
+    codes = communes["code"].to_numpy()
+    names = communes["full_name"].to_numpy()
+    found_code, found_name = [], []
+    for i, (row_pos, declared) in enumerate(zip(at, located["commune_code"].astype(str), strict=True)):
+        pid = str(located["id"].iloc[i])
+        if row_pos < 0:
+            problems.append(DataProblem(source, "point lies outside every commune", row=i + 2, id=pid))
+            found_code.append(None)
+            found_name.append(None)
+            continue
+        found_code.append(codes[row_pos])
+        found_name.append(names[row_pos])
+        if declared and declared != codes[row_pos]:
+            problems.append(
+                DataProblem(
+                    source,
+                    f"address says commune {declared} but the point lies in {codes[row_pos]} {names[row_pos]}",
+                    row=i + 2,
+                    id=pid,
+                )
+            )
+    located["commune_code"] = found_code
+    located["commune_name"] = found_name
+    return located, problems
+
+
+def build_index(
+    settings: Settings | None = None, progress: Progress | None = None, write: bool = True
+) -> Index:
+    """Validate and join every source, then (when ``write``) swap in a new index artifact.
+
+    Raises
+    ------
+    DataValidationError
+        Listing every problem with its file and row; nothing is written.
+    """
+    settings = settings or get_settings()
+    step = progress or (lambda _msg: None)
+    data = settings.data_dir
+    problems: list[DataProblem] = []
+
+    step("boundaries")
+    boundary = load_boundary_set(settings.boundary_set, settings)
+    communes = boundary.communes
+    step("legacy units")
+    legacy = load_legacy_units()
+    step("crosswalk")
+    crosswalk = build_crosswalk(communes, load_metadata(), legacy)
+
+    step("procedures")
+    procedures = load_procedures(data / PROCEDURES_FILE)
+    groups = load_procedure_groups(data / GROUPS_FILE, procedures)
+    step("service points")
+    points = load_service_points(
+        data / POINTS_FILE, procedures, groups, require_coordinates=True, commune_codes=set(communes["code"])
+    )
+    step("opening hours")
+    calendar = Calendar.load(data / CALENDAR_FILE)
+    for i, row in enumerate(points.itertuples(), start=2):
+        if isinstance(row.opening_hours, str) and row.opening_hours.strip():
+            try:
+                parse_hours(row.opening_hours, where=f"{POINTS_FILE}:{i} [{row.id}]")
+            except GandanError as exc:
+                problems.append(DataProblem(POINTS_FILE, exc.detail, row=i, id=str(row.id)))
+    step("join points to communes")
+    located, join_problems = _join_points_to_communes(points, communes, POINTS_FILE)
+    problems += join_problems
+    if problems:
+        raise DataValidationError(problems)
+    caps = capabilities(points, procedures, groups)
+
+    step("write index")
+    sources = {s.path: s.sha256 for s in load_sources(settings) if local_path(s, settings).exists()}
+    authored = {
+        name: sha256_of(data / name) for name in (POINTS_FILE, PROCEDURES_FILE, GROUPS_FILE, CALENDAR_FILE)
+    }
+    keep = [c for c in located.columns if c not in ("lon", "lat", "procedure_codes")]
+    service_points = gpd.GeoDataFrame(located[keep], geometry="geometry", crs=WGS84)
+    service_points["services"] = service_points["services"].astype(str)
+    index = Index(
+        manifest={
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "boundary_set": boundary.id,
+            "boundary_title": boundary.title,
+            "sources": sources,
+            "authored": authored,
+            "notes": boundary.notes + [str(p) for p in crosswalk.unplaced + crosswalk.notes],
+        },
+        communes=communes,
+        legacy_units=legacy,
+        crosswalk=crosswalk.pairs,
+        service_points=service_points,
+        procedures=procedures,
+        capabilities=caps,
+        calendar=calendar.to_frame(),
+    )
+    index.manifest["summary"] = summarize(index)
+    if write:
+        index.path = write_index(index, settings)
+    return index
+
+
+def summarize(index: Index) -> dict[str, Any]:
+    """Counts that ``gandan build --json`` prints and the manifest keeps."""
+    points = index.service_points
+    communes = index.communes
+    return {
+        "boundary_set": index.boundary_set,
+        "communes": len(communes),
+        "wards": int((communes["kind"] == "ward").sum()),
+        "rural_communes": int((communes["kind"] == "commune").sum()),
+        "population": int(pd.to_numeric(communes["population"], errors="coerce").sum()),
+        "legacy_units": len(index.legacy_units),
+        "crosswalk_pairs": len(index.crosswalk),
+        "service_points": {
+            "total": len(points),
+            "by_kind": {str(k): int(v) for k, v in points["kind"].value_counts().sort_index().items()},
+            "by_location_precision": {
+                str(k): int(v) for k, v in points["location_precision"].value_counts().sort_index().items()
+            },
+            "by_location_method": {
+                str(k): int(v) for k, v in points["location_method"].value_counts().sort_index().items()
+            },
+        },
+        "procedures": len(index.procedures),
+        "procedures_in_person": int(index.capabilities["procedure_code"].nunique()),
+        "capabilities": len(index.capabilities),
+        "calendar_days": len(index.calendar),
+    }
+
+
+def source_files_report(settings: Settings | None = None) -> list[Path]:
+    """Local paths of the pinned sources (for the manifest and `gandan data fetch`)."""
+    settings = settings or get_settings()
+    return [local_path(s, settings) for s in load_sources(settings)]

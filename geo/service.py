@@ -1,0 +1,271 @@
+"""The query service shared by the HTTP API, the CLI, the chatbot lookup and the MCP tools.
+
+It holds one backend (the embedded `Finder`, or the PostGIS store with the same interface), adds travel
+time on the road network when a mode asks for it, and turns results into the GeoJSON contract of
+``/v1/nearest`` (see DESIGN.md). Nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from geo.errors import InvalidParameter
+from geo.finder import STATE_RANK, Finder, Match, NearestResult
+from geo.hours import OpeningState, today_hours
+from geo.settings import Settings, get_settings
+
+__all__ = ["MODES", "Backend", "Service", "geometry_json", "get_service", "iso", "round_coord"]
+
+MODES = ("straight", "walk", "motorbike", "car")
+COORD_DECIMALS = 7  # RFC 7946 advises no more than needed; 7 decimals is about 1 cm
+
+
+class Backend(Protocol):
+    """What the service needs from a backend: the embedded engine and PostGIS both provide it."""
+
+    points: pd.DataFrame
+
+    def nearest(
+        self, lon: float, lat: float, procedure: str, at: datetime, k: int = 3, open_only: bool = False
+    ) -> NearestResult: ...
+
+    def procedure(self, query: str) -> dict[str, Any]: ...
+
+    def commune_at(self, lon: float, lat: float) -> dict[str, Any] | None: ...
+
+    def check_location(self, lon: float, lat: float) -> None: ...
+
+    def capable_rows(self, code: str) -> np.ndarray: ...
+
+    def states_at(self, at: datetime) -> tuple[list[OpeningState], np.ndarray]: ...
+
+    def state_of(self, row: int, at: datetime) -> OpeningState: ...
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 with offset, to the minute when seconds are zero."""
+    if value is None:
+        return None
+    return value.isoformat(timespec="minutes" if value.second == 0 else "seconds")
+
+
+def round_coord(value: float) -> float:
+    """A coordinate rounded for GeoJSON output."""
+    return round(float(value), COORD_DECIMALS)
+
+
+def geometry_json(geometry: Any) -> dict[str, Any]:
+    """A shapely geometry as a GeoJSON geometry with rounded coordinates."""
+    raw = geometry.__geo_interface__
+
+    def walk(c: Any) -> Any:
+        if isinstance(c, (list, tuple)) and c and isinstance(c[0], (int, float)):
+            return [round_coord(v) for v in c]
+        return [walk(x) for x in c]
+
+    return {"type": raw["type"], "coordinates": walk(raw["coordinates"])}
+
+
+class Service:
+    """Nearest queries with optional network travel time, and their GeoJSON form."""
+
+    def __init__(self, backend: Backend, settings: Settings | None = None) -> None:
+        self.backend = backend
+        self.settings = settings or get_settings()
+        self._networks: dict[str, Any] = {}
+
+    # ----------------------------------------------------------------- network
+    def network(self, mode: str) -> Any:
+        """The road network of ``mode``, loaded once (raises when it has not been built)."""
+        if mode not in self._networks:
+            from geo.network import load_network
+
+            self._networks[mode] = load_network(mode, self.settings.network_dir)
+        return self._networks[mode]
+
+    # ----------------------------------------------------------------- nearest
+    def nearest(
+        self,
+        lon: float,
+        lat: float,
+        procedure: str,
+        at: datetime,
+        k: int = 3,
+        mode: str = "straight",
+        open_only: bool = False,
+        route: bool = False,
+    ) -> NearestResult:
+        """The ``k`` best places for ``procedure`` from (lon, lat) at ``at`` by ``mode``."""
+        if mode not in MODES:
+            raise InvalidParameter(f"mode={mode!r} is not one of {', '.join(MODES)}")
+        if not 1 <= k <= self.settings.max_k:
+            raise InvalidParameter(f"k={k} is out of range (1..{self.settings.max_k})")
+        result = self.backend.nearest(lon, lat, procedure, at, k=k, open_only=open_only)
+        if mode == "straight":
+            return result
+        return self._by_network(result, mode, route)
+
+    def _by_network(self, straight: NearestResult, mode: str, route: bool) -> NearestResult:
+        from geo.network import Candidate
+
+        network = self.network(mode)
+        backend = self.backend
+        _, ranks = backend.states_at(straight.at)
+        capable = backend.capable_rows(straight.procedure["code"])
+        points = backend.points
+        matches: list[Match] = []
+        notes = list(straight.notes)
+        # Open first, then unknown, then closed: each class is ranked by travel time in turn.
+        for rank in sorted(set(STATE_RANK.values())):
+            if straight.open_only and rank != STATE_RANK["open"]:
+                break
+            rows = capable[ranks[capable] == rank]
+            if len(rows) == 0:
+                continue
+            candidates = [
+                Candidate(
+                    id=str(points["id"].iat[r]),
+                    lon=float(points.geometry.x.iat[r]),
+                    lat=float(points.geometry.y.iat[r]),
+                )
+                for r in rows
+            ]
+            found = network.nearest(
+                straight.lon, straight.lat, candidates, k=straight.k - len(matches), route=route
+            )
+            if found is None:
+                notes.append(f"the origin is beyond the {mode} road network; distances are straight-line")
+                return NearestResult(**{**straight.__dict__, "mode": mode, "notes": notes})
+            row_of = {str(points["id"].iat[r]): int(r) for r in rows}
+            for hit in found:
+                r = row_of[hit.id]
+                matches.append(
+                    Match(
+                        row=r,
+                        id=hit.id,
+                        distance_m=round(float(hit.distance_m), 1),
+                        state=backend.state_of(r, straight.at),
+                        travel_time_s=round(float(hit.travel_time_s), 1),
+                        cost_basis="network",
+                        route=hit.route,
+                    )
+                )
+            if len(matches) >= straight.k:
+                break
+        return NearestResult(**{**straight.__dict__, "mode": mode, "matches": matches, "notes": notes})
+
+    # ----------------------------------------------------------------- GeoJSON
+    def point_feature(self, row: int, at: datetime | None = None) -> dict[str, Any]:
+        """A service point as a GeoJSON Feature with its registry fields (and state at ``at``)."""
+        p = self.backend.points.iloc[row]
+        props: dict[str, Any] = {
+            "id": str(p["id"]),
+            "kind": str(p["kind"]),
+            "name": str(p["name"]),
+            "address": str(p["address"]),
+            "commune": {"code": p.get("commune_code"), "name": p.get("commune_name")},
+            "hours": p.get("opening_hours") or None,
+            "hours_source": p.get("hours_source"),
+            "location_precision": str(p["location_precision"]),
+            "location_method": str(p["location_method"]),
+            "source": p.get("source"),
+        }
+        if at is not None:
+            state = self.backend.state_of(row, at)
+            props.update(
+                state=state.state,
+                opens_at=iso(state.opens_at),
+                closes_at=iso(state.closes_at),
+                today=today_hours(
+                    p.get("opening_hours") or None, at, getattr(self.backend, "calendar", None)
+                ),
+            )
+        return {
+            "type": "Feature",
+            "id": str(p["id"]),
+            "geometry": geometry_json(p.geometry),
+            "properties": props,
+        }
+
+    def to_feature_collection(self, result: NearestResult) -> dict[str, Any]:
+        """The ``/v1/nearest`` GeoJSON FeatureCollection for a result, features in rank order."""
+        features = []
+        for rank, match in enumerate(result.matches, start=1):
+            feature = self.point_feature(match.row)
+            props = feature["properties"]
+            props.update(
+                rank=rank,
+                distance_m=match.distance_m,
+                travel_time_s=match.travel_time_s,
+                cost_basis=match.cost_basis,
+                state=match.state.state,
+                opens_at=iso(match.state.opens_at),
+                closes_at=iso(match.state.closes_at),
+                state_reason=getattr(match.state, "reason", None),
+                qualifies=_qualifies(result.procedure, props["kind"]),
+            )
+            if match.route is not None:
+                feature["geometry"] = {
+                    "type": "GeometryCollection",
+                    "geometries": [
+                        feature["geometry"],
+                        {
+                            "type": "LineString",
+                            "coordinates": [[round_coord(x), round_coord(y)] for x, y in match.route],
+                        },
+                    ],
+                }
+            features.append(feature)
+        proc = result.procedure
+        collection: dict[str, Any] = {
+            "type": "FeatureCollection",
+            "features": features,
+            "query": {
+                "lat": result.lat,
+                "lon": result.lon,
+                "at": iso(result.at),
+                "k": result.k,
+                "mode": result.mode,
+                "open_only": result.open_only,
+                "commune": result.origin_commune,
+            },
+            "procedure": {
+                "code": proc["code"],
+                "name": proc["name"],
+                "level": proc.get("level"),
+                "boundary_free": proc.get("boundary_free"),
+                "handled_at": proc.get("handled_at"),
+            },
+            "notes": result.notes,
+        }
+        if any(m.cost_basis == "network" for m in result.matches):
+            from geo.network import OSM_ATTRIBUTION
+
+            collection["attribution"] = OSM_ATTRIBUTION
+        return collection
+
+
+def _qualifies(procedure: dict[str, Any], kind: str) -> str:
+    free = str(procedure.get("boundary_free") or "").lower()
+    reason = f"handles {procedure['code']} ({procedure['name']}) at a {kind.replace('_', ' ')}"
+    if free in ("yes", "pilot"):
+        reason += "; boundary-free in Hanoi: any such location accepts it, whatever your residence"
+    return reason
+
+
+@lru_cache(maxsize=1)
+def get_service() -> Service:
+    """The process-wide service on the configured backend."""
+    settings = get_settings()
+    if settings.backend == "postgis":
+        from geo.store.postgis import PostgisBackend
+
+        return Service(PostgisBackend.from_settings(settings), settings)
+    from geo.index import read_index
+
+    return Service(Finder(read_index(settings=settings)), settings)

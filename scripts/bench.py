@@ -1,0 +1,244 @@
+"""Benchmarks with in-run baselines: ``python scripts/bench.py {build,nearest,http,network,postgis,coverage,ask,all}``.
+
+Every target prints what it measured and a ratio against a baseline measured in the same run on the
+same inputs. Nothing here asserts a time: the numbers go in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+mirror = ROOT.parent / "shared" / "data" / "mirror"
+if "GANDAN_DATA_MIRROR" not in os.environ and mirror.is_dir():
+    os.environ["GANDAN_DATA_MIRROR"] = str(mirror)
+
+WORKDAY_MORNING = "2026-03-02T09:30:00+07:00"
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process, MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fn: Callable[[], object], repeat: int = 1) -> float:
+    """Best wall time of ``repeat`` runs, seconds."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def random_points_in_hanoi(finder, n: int, seed: int = 1):  # type: ignore[no-untyped-def]
+    """``n`` random (lon, lat) inside the service area."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = finder.bbox
+    lons, lats = [], []
+    while len(lons) < n:
+        lon = rng.uniform(minx, maxx, n)
+        lat = rng.uniform(miny, maxy, n)
+        inside = finder.locator.communes_at(lon, lat) >= 0
+        lons.extend(lon[inside].tolist())
+        lats.extend(lat[inside].tolist())
+    return np.array(lons[:n]), np.array(lats[:n])
+
+
+# --------------------------------------------------------------------------------------------- build
+def bench_build(_: argparse.Namespace) -> None:
+    """Build time and peak memory of a full ``gandan build`` into a scratch folder."""
+    from geo.build import build_index
+    from geo.settings import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(build_dir=Path(tmp))
+        start = time.perf_counter()
+        index = build_index(settings)
+        seconds = time.perf_counter() - start
+    summary = index.manifest["summary"]
+    print(
+        f"build: {seconds:.2f} s, peak RSS {peak_rss_mib():.0f} MiB "
+        f"({summary['communes']} communes, {summary['service_points']['total']} points)"
+    )
+
+
+# --------------------------------------------------------------------------------------------- nearest
+def bench_nearest(args: argparse.Namespace) -> None:
+    """Single-query and batch throughput of the engine against a geopandas brute-force scan."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from geo.finder import Finder
+    from geo.hours import parse_time
+    from geo.index import read_index
+
+    finder = Finder(read_index())
+    at = parse_time(WORKDAY_MORNING)
+    code = "1.001193"
+    n_single = args.queries
+    lons, lats = random_points_in_hanoi(finder, n_single)
+    capable = finder.capable_rows(code)
+    points = gpd.GeoDataFrame(
+        finder.points.iloc[capable][["id"]], geometry=finder.points.geometry.iloc[capable], crs="EPSG:4326"
+    ).to_crs("EPSG:32648")
+
+    def baseline() -> None:
+        for lon, lat in zip(lons, lats, strict=True):
+            origin = gpd.GeoSeries([Point(lon, lat)], crs="EPSG:4326").to_crs("EPSG:32648").iloc[0]
+            points.assign(d=points.distance(origin)).sort_values(["d", "id"]).head(3)
+
+    def single() -> None:
+        for lon, lat in zip(lons, lats, strict=True):
+            finder.nearest(float(lon), float(lat), code, at, k=3)
+
+    base = timed(baseline)
+    ours = timed(single, repeat=3)
+    print(
+        f"nearest single: {n_single / ours:,.0f} q/s ({ours / n_single * 1e6:.1f} µs/query); "
+        f"geopandas brute force {n_single / base:,.0f} q/s; ratio {base / ours:.0f}×"
+    )
+
+    n_batch = args.batch
+    blons, blats = random_points_in_hanoi(finder, n_batch, seed=2)
+    finder.nearest_many(blons[:10], blats[:10], code, at, k=3)  # warm the trees
+    batch = timed(lambda: finder.nearest_many(blons, blats, code, at, k=3), repeat=3)
+    print(
+        f"nearest batch: {n_batch / batch:,.0f} q/s for {n_batch:,} queries, k=3 "
+        f"({batch:.3f} s); ratio to brute force {base / n_single / (batch / n_batch):,.0f}×"
+    )
+    print(f"peak RSS {peak_rss_mib():.0f} MiB")
+
+
+# --------------------------------------------------------------------------------------------- http
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _ensure_wrk() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    return shutil.which("wrk") or "wrk"
+
+
+def _wrk(wrk: str, url: str, seconds: int, connections: int) -> dict[str, float]:
+    script = ROOT / "scripts" / "wrk_report.lua"
+    cmd = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url]
+    proc = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    line = next(li for li in proc.stdout.splitlines() if li.startswith("JSON "))
+    return json.loads(line[5:])  # type: ignore[no-any-return]
+
+
+def bench_http(args: argparse.Namespace) -> None:
+    """Requests/s and p50/p99 of /v1/nearest against /healthz on the same server, with wrk."""
+    wrk = _ensure_wrk()
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--workers",
+            str(args.workers),
+        ],
+        cwd=ROOT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        nearest = (
+            f"{base}/v1/nearest?lat=21.0285&lon=105.8542&procedure=1.001193&at=2026-03-02T09:30%2B07:00&k=3"
+        )
+        results = {}
+        for name, url in (("healthz", f"{base}/healthz"), ("nearest", nearest)):
+            results[name] = _wrk(wrk, url, args.seconds, args.connections)
+        for name, r in results.items():
+            print(
+                f"http {name}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
+                f"errors {int(r['errors'])}, non-2xx {int(r['non2xx'])}"
+            )
+        print(
+            f"http ratio nearest/healthz: {results['nearest']['rps'] / results['healthz']['rps']:.0%} "
+            f"({args.connections} connections, {args.seconds} s, {args.workers} worker(s))"
+        )
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+
+
+# --------------------------------------------------------------------------------------------- dispatch
+def _delegate(module: str) -> Callable[[argparse.Namespace], None]:
+    def run(args: argparse.Namespace) -> None:
+        importlib.import_module(module).run(args.rest)
+
+    return run
+
+
+TARGETS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "build": bench_build,
+    "nearest": bench_nearest,
+    "http": bench_http,
+    "network": _delegate("bench_network"),
+    "postgis": _delegate("bench_postgis"),
+    "coverage": _delegate("bench_coverage"),
+    "ask": _delegate("bench_ask"),
+}
+
+
+def main() -> None:
+    """Parse arguments and run the chosen benchmarks."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("target", choices=[*TARGETS, "all"])
+    parser.add_argument("--queries", type=int, default=2000, help="single queries (nearest)")
+    parser.add_argument("--batch", type=int, default=200_000, help="batch size (nearest)")
+    parser.add_argument("--seconds", type=int, default=30, help="wrk duration (http)")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (http)")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (http)")
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to delegated targets")
+    args = parser.parse_args()
+    print(
+        f"# gandan bench {args.target} — {datetime.now().isoformat(timespec='seconds')}, "
+        f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
+    )
+    targets = list(TARGETS) if args.target == "all" else [args.target]
+    for name in targets:
+        TARGETS[name](args)
+
+
+if __name__ == "__main__":
+    main()
