@@ -202,7 +202,9 @@ def validate_communes(
         problems.append(DataProblem(source, f"CRS must be EPSG:4326 (lon/lat), got {units.crs}"))
     bounds = units.total_bounds if len(units) else np.zeros(4)
     if not (-180 <= bounds[0] <= bounds[2] <= 180 and -90 <= bounds[1] <= bounds[3] <= 90):
-        problems.append(DataProblem(source, f"coordinates are not lon/lat degrees (bounds {bounds.round(1)})"))
+        problems.append(
+            DataProblem(source, f"coordinates are not lon/lat degrees (bounds {bounds.round(1)})")
+        )
 
     codes = units["code"].astype(str)
     for i, code in codes.items():
@@ -224,7 +226,9 @@ def validate_communes(
     if require_population:
         pop = pd.to_numeric(units["population"], errors="coerce")
         for i in units.index[pop.isna() | (pop <= 0)]:
-            problems.append(DataProblem(source, "population missing or not positive", row=int(i) + 1, id=codes[i]))
+            problems.append(
+                DataProblem(source, "population missing or not positive", row=int(i) + 1, id=codes[i])
+            )
 
     if expected:
         counts = units["kind"].value_counts().to_dict()

@@ -15,7 +15,15 @@ from pathlib import Path
 from geo.errors import ChecksumMismatch, DataProblem, DataValidationError, SourceUnavailable
 from geo.settings import Settings, get_settings
 
-__all__ = ["SourceFile", "fetch_all", "fetch_file", "load_sources", "local_path", "paths_of_group", "sha256_of"]
+__all__ = [
+    "SourceFile",
+    "fetch_all",
+    "fetch_file",
+    "load_sources",
+    "local_path",
+    "paths_of_group",
+    "sha256_of",
+]
 
 SOURCES_FILE = "boundaries/sources.toml"
 
@@ -65,7 +73,7 @@ def local_path(source: SourceFile, settings: Settings | None = None) -> Path:
 
 
 def _download(url: str, dest: Path) -> None:
-    with urllib.request.urlopen(url, timeout=60) as response, dest.open("wb") as out:  # noqa: S310
+    with urllib.request.urlopen(url, timeout=60) as response, dest.open("wb") as out:
         shutil.copyfileobj(response, out)
 
 

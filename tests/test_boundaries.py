@@ -14,8 +14,13 @@ from geo.errors import DataValidationError, NotFound
 from geo.settings import Settings
 
 
-def _units(polys: list[Polygon], codes: list[str] | None = None, crs: str = "EPSG:4326",
-           population: list[float | None] | None = None, kinds: list[str] | None = None) -> gpd.GeoDataFrame:
+def _units(
+    polys: list[Polygon],
+    codes: list[str] | None = None,
+    crs: str = "EPSG:4326",
+    population: list[float | None] | None = None,
+    kinds: list[str] | None = None,
+) -> gpd.GeoDataFrame:
     n = len(polys)
     return gpd.GeoDataFrame(
         {
@@ -53,8 +58,11 @@ def test_wrong_crs_is_refused() -> None:
 
 
 def test_coordinates_that_are_not_degrees_are_refused() -> None:
-    metres = gpd.GeoDataFrame(_units([A, B]).drop(columns="geometry"),
-                              geometry=[box(580000, 2320000, 581000, 2321000), B], crs="EPSG:4326")
+    metres = gpd.GeoDataFrame(
+        _units([A, B]).drop(columns="geometry"),
+        geometry=[box(580000, 2320000, 581000, 2321000), B],
+        crs="EPSG:4326",
+    )
     with pytest.raises(DataValidationError, match="not lon/lat"):
         validate_communes(metres, "fixture")
 
