@@ -15,7 +15,8 @@ __all__ = ["AtParam", "LatParam", "LonParam", "ServiceDep", "get_service", "reso
 
 def get_service(request: Request) -> Service:
     """The service the app was created with (loaded at start-up)."""
-    return request.app.state.service  # type: ignore[no-any-return]
+    service: Service = request.app.state.service
+    return service
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]

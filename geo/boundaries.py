@@ -108,7 +108,8 @@ def _load_hanoi_2025(spec: dict[str, Any], settings: Settings) -> tuple[gpd.GeoD
         (m["type"].lower(), fold(m["name"])): m for m in json.loads(meta_path.read_text("utf-8"))["wards"]
     }
     units["population"] = units["code"].map(population)
-    former, seats = [], []
+    former: list[str | None] = []
+    seats: list[str | None] = []
     for row in units.itertuples():
         kind_vi = "phường" if row.kind == "ward" else "xã"
         meta = metadata.get((kind_vi, fold(str(row.name))))

@@ -49,7 +49,8 @@ def _join_points_to_communes(
     problems: list[DataProblem] = []
     codes = communes["code"].to_numpy()
     names = communes["full_name"].to_numpy()
-    found_code, found_name = [], []
+    found_code: list[str | None] = []
+    found_name: list[str | None] = []
     for i, (row_pos, declared) in enumerate(zip(at, located["commune_code"].astype(str), strict=True)):
         pid = str(located["id"].iloc[i])
         if row_pos < 0:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -185,4 +184,4 @@ def main() -> None:  # pragma: no cover - console entry for `python -m geo.cli`
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

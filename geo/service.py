@@ -16,6 +16,7 @@ import pandas as pd
 
 from geo.errors import InvalidParameter
 from geo.finder import STATE_RANK, Finder, Match, NearestResult
+from geo.index import Index
 from geo.hours import OpeningState, today_hours
 from geo.settings import Settings, get_settings
 
@@ -29,6 +30,7 @@ class Backend(Protocol):
     """What the service needs from a backend: the embedded engine and PostGIS both provide it."""
 
     points: pd.DataFrame
+    index: Index
 
     def nearest(
         self, lon: float, lat: float, procedure: str, at: datetime, k: int = 3, open_only: bool = False

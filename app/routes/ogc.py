@@ -39,7 +39,8 @@ _RESERVED = {"bbox", "limit", "offset", "f"}
 def _layer(service: ServiceDep, collection_id: str) -> gpd.GeoDataFrame:
     if collection_id not in COLLECTIONS:
         raise NotFound(f"no collection {collection_id!r}; known: {', '.join(COLLECTIONS)}")
-    return getattr(service.backend.index, collection_id)  # type: ignore[no-any-return]
+    layer: gpd.GeoDataFrame = getattr(service.backend.index, collection_id)
+    return layer
 
 
 def _wants_html(request: Request, f: str | None) -> bool:
