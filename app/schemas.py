@@ -102,7 +102,9 @@ class ProcedureOut(BaseModel):
     handled_at: list[str]
     boundary_free: str | None = None
     online_full: str | None = None
-    in_person: str | None = Field(default=None, description="Whether it can be done in person anywhere (police included).")
+    in_person: str | None = Field(
+        default=None, description="Whether it can be done in person anywhere (police included)."
+    )
     handled_in_person_here: bool = Field(description="Whether a gandan location (PASC network) accepts it in person.")
 
 

@@ -98,7 +98,11 @@ class Finder:
             for code, group in index.capabilities.groupby("procedure_code")
         }
         self._trees: dict[str, cKDTree] = {}
+        self._procedure_by_query: dict[str, dict[str, Any]] = {
+            str(code): dict(row) for code, row in self.procedures.iterrows()
+        }
         self.locator = CommuneLocator(index.communes)
+        self._commune_records = self.locator.communes[["code", "name", "full_name", "kind"]].to_dict("records")
         metric_outline = shapely.transform(
             self.locator.outline, lambda c: np.column_stack(_TO_METRIC.transform(c[:, 0], c[:, 1]))
         )
@@ -108,7 +112,13 @@ class Finder:
     # ------------------------------------------------------------------ lookups
     def procedure(self, query: str) -> dict[str, Any]:
         """The catalog row for a procedure code or name (diacritics optional); raises UnknownProcedure."""
-        return dict(find_procedure(query, self.index.procedures))
+        key = query.strip()
+        found = self._procedure_by_query.get(key)
+        if found is None:
+            found = dict(find_procedure(key, self.index.procedures))
+            if len(self._procedure_by_query) < 10_000:  # names typed by users: bounded memo
+                self._procedure_by_query[key] = found
+        return found
 
     def capable_rows(self, code: str) -> np.ndarray:
         """Row positions of the service points that handle procedure ``code``."""
@@ -117,10 +127,7 @@ class Finder:
     def commune_at(self, lon: float, lat: float) -> dict[str, Any] | None:
         """The commune (code, name, kind, ...) that covers the point, or None."""
         row = self.locator.commune_at(lon, lat)
-        if row is None:
-            return None
-        record = self.locator.communes.iloc[row]
-        return {k: record[k] for k in ("code", "name", "full_name", "kind")}
+        return None if row is None else dict(self._commune_records[row])
 
     def check_location(self, lon: float, lat: float) -> None:
         """Refuse coordinates outside Hanoi; say so when lat and lon look swapped."""
