@@ -16,8 +16,8 @@ import pandas as pd
 
 from geo.errors import InvalidParameter
 from geo.finder import STATE_RANK, Finder, Match, NearestResult
-from geo.index import Index
 from geo.hours import OpeningState, today_hours
+from geo.index import Index
 from geo.settings import Settings, get_settings
 
 __all__ = ["MODES", "Backend", "Service", "geometry_json", "get_service", "iso", "round_coord"]
