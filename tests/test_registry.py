@@ -75,8 +75,10 @@ def test_real_service_points_load(real: Real) -> None:
     # Not places to go: the renovated HQ and the only-planned site.
     assert not points["address"].str.contains("Nghi Tàm|102 Hai Bà Trưng").any()
     assert points.loc[points["id"] == "cs-00235", "address"].item().startswith("Số 71 Tôn Đức Thắng")
-    # Coordinates are filled by the locate step, not authored here.
-    assert points["lon"].isna().all() and points["lat"].isna().all()
+    # Coordinates come from the locate step, and a derived point is never exact.
+    assert points["lon"].notna().all() and points["lat"].notna().all()
+    assert set(points["location_precision"]) == {"approximate"}
+    assert set(points["location_method"]) <= {"street", "legacy_point", "commune_interior"}
     assert (points["hours_source"] == "assumed").all()
 
 
