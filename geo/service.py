@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+import pyproj
 
 from geo.errors import InvalidParameter
 from geo.finder import STATE_RANK, Finder, Match, NearestResult
@@ -23,6 +24,7 @@ from geo.settings import Settings, get_settings
 __all__ = ["MODES", "Backend", "Service", "geometry_json", "get_service", "iso", "round_coord"]
 
 MODES = ("straight", "walk", "motorbike", "car")
+_GEOD = pyproj.Geod(ellps="WGS84")
 COORD_DECIMALS = 7  # RFC 7946 advises no more than needed; 7 decimals is about 1 cm
 
 
@@ -87,7 +89,12 @@ class Service:
         if mode not in self._networks:
             from geo.network import load_network
 
-            self._networks[mode] = load_network(mode, self.settings.network_dir)
+            self._networks[mode] = load_network(
+                mode,
+                self.settings.network_dir,
+                max_snap_m=self.settings.network_max_snap_m,
+                cache_size=self.settings.network_cache_size,
+            )
         return self._networks[mode]
 
     # ----------------------------------------------------------------- nearest
@@ -137,13 +144,26 @@ class Service:
                 )
                 for r in rows
             ]
-            found = network.nearest(
-                straight.lon, straight.lat, candidates, k=straight.k - len(matches), route=route
-            )
+            found = network.nearest(straight.lon, straight.lat, candidates, k=straight.k - len(matches), route=route)
             if found is None:
                 notes.append(f"the origin is beyond the {mode} road network; distances are straight-line")
                 return NearestResult(**{**straight.__dict__, "mode": mode, "notes": notes})
             row_of = {str(points["id"].iat[r]): int(r) for r in rows}
+            reach = max((hit.distance_m for hit in found), default=float("inf"))
+            # Only places that could have beaten the answer are worth a note: nearer by air than the last pick by road.
+            skipped = [
+                pid
+                for pid in getattr(found, "off_graph_ids", []) or []
+                if _GEOD.inv(
+                    straight.lon, straight.lat, points.geometry.x.iat[row_of[pid]], points.geometry.y.iat[row_of[pid]]
+                )[2]
+                < reach
+            ]
+            if skipped:
+                notes.append(
+                    f"{len(skipped)} nearby place(s) lie beyond the {mode} road network and are not ranked by "
+                    f"travel time: {', '.join(sorted(skipped)[:5])}"
+                )
             for hit in found:
                 r = row_of[hit.id]
                 matches.append(
@@ -183,9 +203,7 @@ class Service:
                 state=state.state,
                 opens_at=iso(state.opens_at),
                 closes_at=iso(state.closes_at),
-                today=today_hours(
-                    p.get("opening_hours") or None, at, getattr(self.backend, "calendar", None)
-                ),
+                today=today_hours(p.get("opening_hours") or None, at, getattr(self.backend, "calendar", None)),
             )
         return {
             "type": "Feature",

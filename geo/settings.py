@@ -40,6 +40,9 @@ class Settings(BaseSettings):
         description="Attribution shown with the tiles.",
     )
     max_k: int = Field(default=50, description="Largest k accepted by nearest queries.")
+    network_max_snap_m: float = Field(default=500.0, description="Farthest snap from a point to a usable road.")
+    network_cache_size: int = Field(default=32, description="Multi-source results kept per mode (LRU).")
+    network_speeds: Path | None = Field(default=None, description="Speeds/access TOML overriding the default.")
 
     @property
     def index_dir(self) -> Path:
