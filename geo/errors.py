@@ -17,6 +17,7 @@ __all__ = [
     "GandanError",
     "IndexNotBuilt",
     "InvalidParameter",
+    "InvalidQuery",
     "InvalidTime",
     "NotFound",
     "OutsideServiceArea",
@@ -122,6 +123,13 @@ class InvalidParameter(GandanError):
     type = "invalid-parameter"
     title = "Invalid parameter"
     status = 422
+
+
+class InvalidQuery(InvalidParameter):
+    """A free-text question is empty, too long, or has no words (emoji or punctuation only)."""
+
+    type = "invalid-query"
+    title = "Invalid query"
 
 
 class NotFound(GandanError):
