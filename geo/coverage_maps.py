@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 POPULATION_SOURCE = "population 2025 per commune: lamngockhuong/vietnam-3d-map (MIT)"
-BOUNDARY_SOURCE = "boundaries: Hà Nội, 126 communes from 2025-07-01 (lamngockhuong/vietnam-3d-map)"
+BOUNDARY_SOURCE = "boundaries: Hà Nội, 126 communes from 2025-07-01 (thanglequoc/vietnamese-provinces-database, MIT)"
 
 
 def output_stem(report: CoverageReport) -> str:
