@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 
 from app.errors import install_error_handlers
-from app.routes import api, ogc
+from app.routes import api, ask, ogc, pages, planner
 from app.schemas import Health
 from geo import __version__
 from geo.service import Service, get_service
@@ -45,7 +45,7 @@ def create_app(service: Service | None = None) -> FastAPI:
         manifest = svc.backend.index.manifest
         return {
             "status": status,
-            "backend": settings.backend,
+            "backend": getattr(svc.backend, "name", settings.backend),
             "parts": parts,
             "boundary_set": manifest.get("boundary_set"),
             "built_at": manifest.get("built_at"),
@@ -53,4 +53,7 @@ def create_app(service: Service | None = None) -> FastAPI:
 
     app.include_router(api.router)
     app.include_router(ogc.router)
+    app.include_router(ask.router)  # free-text questions: /v1/ask
+    app.include_router(planner.router)  # coverage for planners: /v1/coverage, /planner
+    pages.install(app)  # /map, its data layers, and /static/vendor (self-hosted folium assets)
     return app

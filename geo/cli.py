@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -17,9 +18,7 @@ from geo.settings import get_settings
 
 __all__ = ["app"]
 
-app = typer.Typer(
-    help="gandan — gần dân: the nearest open public-service point in Hanoi.", no_args_is_help=True
-)
+app = typer.Typer(help="gandan — gần dân: the nearest open public-service point in Hanoi.", no_args_is_help=True)
 data_app = typer.Typer(help="Fetch and prepare the source data.", no_args_is_help=True)
 network_app = typer.Typer(help="Road networks per travel mode (osmnx).", no_args_is_help=True)
 db_app = typer.Typer(help="The PostGIS backend.", no_args_is_help=True)
@@ -129,9 +128,7 @@ def nearest(
 
     when = parse_time(at) if at else datetime.now(TZ)
     service = get_service()
-    result = service.nearest(
-        lon=lon, lat=lat, procedure=procedure, at=when, k=k, mode=mode, open_only=open_only
-    )
+    result = service.nearest(lon=lon, lat=lat, procedure=procedure, at=when, k=k, mode=mode, open_only=open_only)
     collection = service.to_feature_collection(result)
     if as_json:
         print(json.dumps(collection, ensure_ascii=False, indent=2))
@@ -146,13 +143,65 @@ def nearest(
         distance = f"{p['distance_m'] / 1000:.2f} km"
         if p["travel_time_s"] is not None:
             distance += f", {p['travel_time_s'] / 60:.0f} phút"
-        change = (p["closes_at"] and f"đóng {p['closes_at'][11:16]}") or (
-            p["opens_at"] and f"mở {p['opens_at']}"
-        )
+        change = (p["closes_at"] and f"đóng {p['closes_at'][11:16]}") or (p["opens_at"] and f"mở {p['opens_at']}")
         table.add_row(str(i), p["name"], p["address"], distance, p["state"], change or "")
     out.print(table)
     for note in collection.get("notes", []):
         out.print(f"note: {note}", highlight=False)
+
+
+# ---------------------------------------------------------------------------------------------- network
+def _network_report(manifest: dict[str, Any]) -> None:
+    for mode, info in manifest.get("modes", {}).items():
+        out.print(f"{mode}: {info.get('nodes', '?'):,} nodes, {info.get('edges', '?'):,} edges", highlight=False)
+
+
+@network_app.command("build")
+@domain_errors
+def network_build(
+    osm: Annotated[
+        list[Path] | None, typer.Option(help="OSM XML files; default: the pinned central-Hanoi extracts.")
+    ] = None,
+    speeds: Annotated[Path | None, typer.Option(help="Speeds/access TOML; default data/network_speeds.toml.")] = None,
+    mode: Annotated[list[str] | None, typer.Option(help="Only these modes (walk, motorbike, car).")] = None,
+) -> None:
+    """Build the road graph of each travel mode offline from OSM XML and save it beside the index."""
+    from geo.network import MODES, build_graphs
+    from geo.sources import paths_of_group
+
+    settings = get_settings()
+    paths = list(osm) if osm else paths_of_group("osm-central-hanoi", settings)
+    with out.status("building road graphs") as status:
+        manifest = build_graphs(
+            paths,
+            settings.network_dir,
+            speeds_path=speeds or settings.network_speeds,
+            modes=mode or MODES,
+            progress=lambda msg: status.update(f"building road graphs: {msg}"),
+        )
+    _network_report(manifest)
+
+
+@network_app.command("fetch")
+@domain_errors
+def network_fetch(
+    place: Annotated[str, typer.Option(help="Place to fetch from Overpass, e.g. 'Hà Nội, Việt Nam'.")],
+    speeds: Annotated[Path | None, typer.Option(help="Speeds/access TOML; default data/network_speeds.toml.")] = None,
+    mode: Annotated[list[str] | None, typer.Option(help="Only these modes (walk, motorbike, car).")] = None,
+) -> None:
+    """Fetch the road network of a place with osmnx (needs internet) and save each mode's graph."""
+    from geo.network import MODES, build_from_place
+
+    settings = get_settings()
+    with out.status(f"fetching {place} from Overpass") as status:
+        manifest = build_from_place(
+            place,
+            settings.network_dir,
+            speeds_path=speeds or settings.network_speeds,
+            modes=mode or MODES,
+            progress=lambda msg: status.update(f"fetching: {msg}"),
+        )
+    _network_report(manifest)
 
 
 # ---------------------------------------------------------------------------------------------- serve
@@ -176,6 +225,147 @@ def serve(
         os.environ["GANDAN_DATABASE_URL"] = database_url
     get_settings.cache_clear()
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+# ---------------------------------------------------------------------------------------------- coverage
+@app.command("coverage")
+@domain_errors
+def coverage(
+    procedure: Annotated[str, typer.Option(help="Procedure code (1.001193) or name.")],
+    mode: Annotated[str, typer.Option(help="straight | walk | motorbike | car")] = "straight",
+    threshold: Annotated[float, typer.Option(help="Metres (straight) or minutes (network modes).")] = 2000.0,
+    out_dir: Annotated[str, typer.Option("--out", help="Output folder.")] = "coverage-out",
+    compare: Annotated[str | None, typer.Option(help="before_after: pre-merger network vs today.")] = None,
+    scenario: Annotated[
+        str | None, typer.Option(help="CSV of changes: action(add|move|close),id,lon,lat,kind,name.")
+    ] = None,
+    sites: Annotated[int, typer.Option(help="Suggest this many new sites (MCLP); 0 = none.")] = 0,
+    grid: Annotated[float, typer.Option(help="Population grid spacing (m).")] = 250.0,
+) -> None:
+    """Share of each commune's population within reach of a place that handles a procedure; maps and tables."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from geo.coverage_maps import expected_steps, run_to_files
+
+    formats = ("html", "png", "csv", "gpkg")
+    total = expected_steps(mode, compare, bool(scenario), sites, formats)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("coverage", total=total)
+
+        def step(message: str) -> None:
+            bar.update(task, description=message, advance=1)
+
+        report, paths = run_to_files(
+            procedure,
+            mode,
+            threshold,
+            out_dir,
+            compare=compare,
+            scenario=scenario,
+            sites=sites,
+            grid_m=grid,
+            formats=formats,
+            progress=step,
+        )
+    totals = report.totals()
+    reach = f"{threshold:g} {report.unit} ({mode})"
+    line = f"{report.procedure['name']} ({report.procedure['code']}), within {reach}: {totals['share']:.1%}"
+    if report.before is not None:
+        line += f" ({report.before.label}: {totals['before']['share']:.1%})"
+    out.print(f"{line} of {totals['population']:,} people", highlight=False, soft_wrap=True)
+    if report.sites is not None:
+        table = Table("#", "site", "commune", "gain (people)", "covered")
+        for s in report.sites.sites:
+            table.add_row(str(s.rank), s.name, s.commune_name or "", f"{s.gain_population:,}", f"{s.share:.1%}")
+        out.print(table)
+    for kind, path in paths.items():
+        out.print(f"  {kind}: {path}", highlight=False, soft_wrap=True)
+    for note in report.notes:
+        out.print(f"  note: {note}", highlight=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------------------------------------- db
+def _loader_url(database_url: str | None) -> str:
+    url = database_url or get_settings().database_url
+    if not url:
+        _fail("no database URL: pass --database-url (the loader role) or set GANDAN_DATABASE_URL")
+    return str(url)
+
+
+@db_app.command("load")
+@domain_errors
+def db_load(
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL of the loader role; default GANDAN_DATABASE_URL.")
+    ] = None,
+) -> None:
+    """Load the built index into PostGIS in one transaction (migrates first; the previous data stays on error)."""
+    from geo.index import read_index
+    from geo.store.postgis import load_index
+
+    url = _loader_url(database_url)
+    report = load_index(read_index(settings=get_settings()), url)
+    counts = ", ".join(f"{n} {name}" for name, n in report.rows.items())
+    out.print(
+        f"loaded boundary set {report.boundary_set} in {report.seconds:.2f} s: {counts}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@db_app.command("migrate")
+@domain_errors
+def db_migrate(
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL of the loader role; default GANDAN_DATABASE_URL.")
+    ] = None,
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Upgrade the PostGIS schema (Alembic) without loading data."""
+    from geo.store.postgis import migrate
+
+    migrate(_loader_url(database_url), revision)
+    out.print(f"schema at {revision}")
+
+
+# ---------------------------------------------------------------------------------------------- ask, mcp
+@app.command("ask")
+@domain_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, e.g. 'làm giấy khai sinh ở phường Cầu Giấy'.")],
+    lat: Annotated[float | None, typer.Option(help="Latitude of the person (WGS 84).")] = None,
+    lon: Annotated[float | None, typer.Option(help="Longitude of the person (WGS 84).")] = None,
+    at: Annotated[str | None, typer.Option(help="ISO 8601 time with offset; default now.")] = None,
+    k: Annotated[int, typer.Option(help="How many places.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON (/v1/ask).")] = False,
+) -> None:
+    """Answer a free-text question in Vietnamese (procedure + place), or say what to ask back."""
+    from geo.ask import as_plain, format_answer, get_asker
+    from geo.hours import TZ, parse_time
+    from geo.service import get_service
+
+    when = parse_time(at) if at else datetime.now(TZ)
+    response = as_plain(get_asker(get_service()).ask(question, lon=lon, lat=lat, at=when, k=k))
+    if as_json:
+        print(json.dumps(response, ensure_ascii=False, indent=2))
+        return
+    out.print(format_answer(response), highlight=False, soft_wrap=True)
+
+
+@app.command("mcp")
+@domain_errors
+def mcp(
+    transport: Annotated[str, typer.Option(help="stdio | http (streamable HTTP at /mcp).")] = "stdio",
+    host: Annotated[str, typer.Option(help="Interface to bind (http).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (http).")] = 8765,
+) -> None:
+    """Serve the MCP tools (find_nearest_service_point, search_procedures, locate_commune, coverage_summary)."""
+    from geo.mcp_server import run
+
+    if transport not in ("stdio", "http"):
+        _fail(f"--transport must be stdio or http, not {transport!r}")
+    run("http" if transport == "http" else "stdio", host=host, port=port)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m geo.cli`

@@ -9,11 +9,16 @@ Speed comes from a KD-tree per procedure on UTM 48N coordinates: a query takes a
 from the tree, measures their geodesic (WGS 84) distances, and stops as soon as no point farther out in
 the tree can change the answer. In Hanoi the UTM scale factor is below 1, so a geodesic distance is never
 shorter than the projected one; that bound is what makes the early stop exact.
+
+The pieces both backends share live here as functions: `rank_nearest` (the growing-batch loop with the
+exact stop, fed by a backend's own candidate source: the KD-tree here, a KNN query in
+`geo.store.postgis`), `PointStates` (opening states per distinct hours string), `check_location` and
+`build_result`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -31,11 +36,26 @@ from geo.hours import Calendar, OpeningState, ensure_aware, opening_state
 from geo.index import Index
 from geo.registry import find_procedure
 
-__all__ = ["STATE_RANK", "Finder", "Match", "NearestResult", "rank_keys"]
+__all__ = [
+    "MAX_ENGINE_K",
+    "STATE_RANK",
+    "Candidates",
+    "Finder",
+    "Match",
+    "NearestResult",
+    "PointStates",
+    "build_result",
+    "check_k",
+    "check_location",
+    "rank_keys",
+    "rank_nearest",
+]
 
 STATE_RANK = {"open": 0, "unknown": 1, "closed": 2}
 Mode = Literal["straight", "walk", "motorbike", "car"]
 SERVICE_AREA_BUFFER_M = 1_000.0
+MAX_ENGINE_K = 1000
+NO_CAPABLE_POINT_NOTE = "no service point in Hanoi handles this procedure in person"
 # Geodesic distance / UTM-48N distance is >= 0.9996**-1 > 1 inside Hanoi; 0.999 leaves ample margin.
 _GEODESIC_OVER_PROJECTED_MIN = 0.999
 _GEOD = pyproj.Geod(ellps="WGS84")
@@ -76,8 +96,165 @@ def rank_keys(state_rank: np.ndarray, distance_m: np.ndarray, ids: np.ndarray) -
     return np.lexsort((ids, np.round(distance_m, 2), state_rank))
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """One batch of nearest candidates from a backend, in the order its projected (UTM 48N) search gave them.
+
+    Attributes
+    ----------
+    rows
+        Row positions of the candidates in the backend's ``points``.
+    state_rank
+        Class of each candidate at the query time (`STATE_RANK`).
+    distance_m
+        Geodesic (WGS 84) distance of each candidate from the origin.
+    ids
+        Service point id of each candidate (the last ranking key).
+    frontier_m
+        Projected distance of the farthest candidate fetched: no point left out is projected nearer.
+    exhausted
+        True when the batch holds every capable point (nothing was left out).
+    """
+
+    rows: np.ndarray
+    state_rank: np.ndarray
+    distance_m: np.ndarray
+    ids: np.ndarray
+    frontier_m: float
+    exhausted: bool
+
+
+def rank_nearest(fetch: Callable[[int], Candidates], k: int, open_only: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The exact top ``k`` by `rank_keys`, from candidate batches of growing size: ``(rows, distance_m)``.
+
+    ``fetch(n)`` returns the ``n`` capable points nearest the origin by projected distance (fewer, with
+    ``exhausted``, when there are no more). Batches grow fourfold until the answer is exact: the ``k``-th
+    key is already "open" and geodesically nearer than any point left out can be, whose geodesic distance
+    is at least its projected one (times a margin below the UTM scale factor), or nothing was left out.
+    """
+    want = max(2 * k, 8)
+    while True:
+        batch = fetch(want)
+        rows, ranks, geo, ids = batch.rows, batch.state_rank, batch.distance_m, batch.ids
+        if open_only:
+            keep = ranks == STATE_RANK["open"]
+            rows, ranks, geo, ids = rows[keep], ranks[keep], geo[keep], ids[keep]
+        order = rank_keys(ranks, geo, ids)[:k]
+        if batch.exhausted:
+            return rows[order], geo[order]
+        bound = batch.frontier_m * _GEODESIC_OVER_PROJECTED_MIN
+        if len(order) == k and ranks[order[-1]] == STATE_RANK["open"] and geo[order[-1]] < bound:
+            return rows[order], geo[order]
+        want *= 4
+
+
+class PointStates:
+    """Opening states of a fixed list of points, evaluated once per distinct hours string.
+
+    Parameters
+    ----------
+    hours
+        The ``opening_hours`` of each point, in row order (blank or None: unknown).
+    calendar
+        Holidays and make-up working days.
+    """
+
+    def __init__(self, hours: Sequence[str | None] | pd.Series, calendar: Calendar) -> None:
+        text = pd.Series(list(hours), dtype=object).fillna("").astype(str).to_numpy()
+        self.values, self.key = np.unique(text, return_inverse=True)
+        self.calendar = calendar
+
+    def states_at(self, at: datetime) -> tuple[list[OpeningState], np.ndarray]:
+        """The distinct states at ``at`` and each point's class rank (see `Finder.states_at`)."""
+        at = ensure_aware(at)
+        distinct = [opening_state(h or None, at, self.calendar) for h in self.values]
+        rank_of_key = np.array([STATE_RANK[s.state] for s in distinct], dtype=np.int8)
+        return distinct, rank_of_key[self.key]
+
+    def state_of(self, row: int, at: datetime) -> OpeningState:
+        """Opening state of the point at ``row``."""
+        hours = self.values[self.key[row]]
+        return opening_state(hours or None, ensure_aware(at), self.calendar)
+
+    def states_of(self, rows: np.ndarray, at: datetime) -> list[OpeningState]:
+        """Opening states of the points at ``rows`` only (each distinct hours string evaluated once)."""
+        at = ensure_aware(at)
+        seen: dict[int, OpeningState] = {}
+        out = []
+        for key in self.key[rows].tolist():
+            state = seen.get(key)
+            if state is None:
+                hours = self.values[key]
+                state = seen[key] = opening_state(hours or None, at, self.calendar)
+            out.append(state)
+        return out
+
+
+def check_location(lon: float, lat: float, inside: Callable[[float, float], bool]) -> None:
+    """Refuse coordinates for which ``inside(lon, lat)`` is false; say so when lat and lon look swapped.
+
+    ``inside`` is asked only about valid WGS 84 coordinates.
+    """
+    if not (np.isfinite(lon) and np.isfinite(lat)):
+        raise OutsideServiceArea(f"lon={lon}, lat={lat} are not finite numbers")
+    if -90 <= lat <= 90 and -180 <= lon <= 180 and inside(lon, lat):
+        return
+    if -90 <= lon <= 90 and -180 <= lat <= 180 and inside(lat, lon):
+        raise OutsideServiceArea(
+            f"lat={lat}, lon={lon} is outside Hanoi, but swapped (lat={lon}, lon={lat}) it is inside: "
+            "latitude and longitude look swapped",
+            swapped=True,
+        )
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise OutsideServiceArea(f"lat={lat}, lon={lon} are not valid WGS 84 coordinates")
+    raise OutsideServiceArea(f"lat={lat}, lon={lon} is outside Hanoi (the service area)")
+
+
+def check_k(k: int) -> None:
+    """Refuse a ``k`` outside ``1..MAX_ENGINE_K`` (the service applies its own, smaller limit first)."""
+    if not 1 <= k <= MAX_ENGINE_K:
+        raise InvalidParameter(f"k={k} is out of range (1..{MAX_ENGINE_K})")
+
+
+def build_result(
+    *,
+    lon: float,
+    lat: float,
+    at: datetime,
+    k: int,
+    open_only: bool,
+    procedure: dict[str, Any],
+    rows: np.ndarray,
+    distance_m: np.ndarray,
+    ids: np.ndarray,
+    states: Sequence[OpeningState],
+    capable_count: int,
+    origin_commune: dict[str, Any] | None,
+) -> NearestResult:
+    """A straight-line `NearestResult` from ranked rows (ids and states given per ranked row)."""
+    matches = [
+        Match(row=int(r), id=str(i), distance_m=round(float(d), 1), state=s)
+        for r, d, i, s in zip(rows, distance_m, ids, states, strict=True)
+    ]
+    notes = [NO_CAPABLE_POINT_NOTE] if capable_count == 0 else []
+    return NearestResult(
+        lon=lon,
+        lat=lat,
+        at=at,
+        k=k,
+        mode="straight",
+        open_only=open_only,
+        procedure=procedure,
+        matches=matches,
+        origin_commune=origin_commune,
+        notes=notes,
+    )
+
+
 class Finder:
     """Nearest-service-point engine over a built `Index`."""
+
+    name = "embedded"
 
     def __init__(self, index: Index, calendar: Calendar | None = None) -> None:
         self.index = index
@@ -89,8 +266,7 @@ class Finder:
         self.lat = points.geometry.y.to_numpy()
         x, y = _TO_METRIC.transform(self.lon, self.lat)
         self.xy = np.column_stack([x, y])
-        hours = points["opening_hours"].fillna("").astype(str)
-        self._hours_values, self._hours_key = np.unique(hours.to_numpy(), return_inverse=True)
+        self._states = PointStates(points["opening_hours"], self.calendar)
         self.procedures = index.procedures.set_index("code", drop=False)
         position = {pid: i for i, pid in enumerate(self.ids)}
         self._capable: dict[str, np.ndarray] = {
@@ -131,19 +307,7 @@ class Finder:
 
     def check_location(self, lon: float, lat: float) -> None:
         """Refuse coordinates outside Hanoi; say so when lat and lon look swapped."""
-        if not (np.isfinite(lon) and np.isfinite(lat)):
-            raise OutsideServiceArea(f"lon={lon}, lat={lat} are not finite numbers")
-        if -90 <= lat <= 90 and -180 <= lon <= 180 and self._inside(lon, lat):
-            return
-        if -90 <= lon <= 90 and -180 <= lat <= 180 and self._inside(lat, lon):
-            raise OutsideServiceArea(
-                f"lat={lat}, lon={lon} is outside Hanoi, but swapped (lat={lon}, lon={lat}) it is inside: "
-                "latitude and longitude look swapped",
-                swapped=True,
-            )
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise OutsideServiceArea(f"lat={lat}, lon={lon} are not valid WGS 84 coordinates")
-        raise OutsideServiceArea(f"lat={lat}, lon={lon} is outside Hanoi (the service area)")
+        check_location(lon, lat, self._inside)
 
     def _inside(self, lon: float, lat: float) -> bool:
         x, y = _TO_METRIC.transform(lon, lat)
@@ -152,15 +316,11 @@ class Finder:
     # ------------------------------------------------------------------ states
     def states_at(self, at: datetime) -> tuple[list[OpeningState], np.ndarray]:
         """Opening state of every point at ``at``: the distinct states and each point's class rank."""
-        at = ensure_aware(at)
-        distinct = [opening_state(h or None, at, self.calendar) for h in self._hours_values]
-        rank_of_key = np.array([STATE_RANK[s.state] for s in distinct], dtype=np.int8)
-        return distinct, rank_of_key[self._hours_key]
+        return self._states.states_at(at)
 
     def state_of(self, row: int, at: datetime) -> OpeningState:
         """Opening state of the point at ``row``."""
-        hours = self._hours_values[self._hours_key[row]]
-        return opening_state(hours or None, ensure_aware(at), self.calendar)
+        return self._states.state_of(row, at)
 
     def _tree(self, code: str) -> cKDTree:
         tree = self._trees.get(code)
@@ -194,35 +354,24 @@ class Finder:
             Return only places open at ``at``.
         """
         self.check_location(lon, lat)
-        if not 1 <= k <= 1000:
-            raise InvalidParameter(f"k={k} is out of range (1..1000)")
+        check_k(k)
         at = ensure_aware(at)
         proc = self.procedure(procedure)
         distinct, ranks = self.states_at(at)
         rows, dist = self._ranked(lon, lat, proc["code"], ranks, k, open_only)
-        matches = [
-            Match(
-                row=int(r),
-                id=str(self.ids[r]),
-                distance_m=round(float(d), 1),
-                state=distinct[self._hours_key[r]],
-            )
-            for r, d in zip(rows, dist, strict=True)
-        ]
-        notes = []
-        if len(self.capable_rows(proc["code"])) == 0:
-            notes.append("no service point in Hanoi handles this procedure in person")
-        return NearestResult(
+        return build_result(
             lon=lon,
             lat=lat,
             at=at,
             k=k,
-            mode="straight",
             open_only=open_only,
             procedure=proc,
-            matches=matches,
+            rows=rows,
+            distance_m=dist,
+            ids=self.ids[rows],
+            states=[distinct[self._states.key[r]] for r in rows],
+            capable_count=len(self.capable_rows(proc["code"])),
             origin_commune=self.commune_at(lon, lat),
-            notes=notes,
         )
 
     def _ranked(
@@ -234,24 +383,21 @@ class Finder:
             return capable, np.empty(0)
         x, y = _TO_METRIC.transform(lon, lat)
         tree = self._tree(code)
-        want = min(n, max(2 * k, 8))
-        while True:
-            proj, pos = tree.query((x, y), k=want)
+
+        def fetch(want: int) -> Candidates:
+            proj, pos = tree.query((x, y), k=min(n, want))
             proj, pos = np.atleast_1d(proj), np.atleast_1d(pos)
             rows = capable[pos]
-            row_ranks = ranks[rows]
-            if open_only:
-                keep = row_ranks == STATE_RANK["open"]
-                rows, row_ranks = rows[keep], row_ranks[keep]
-            geo = self._geodesic(lon, lat, rows)
-            order = rank_keys(row_ranks, geo, self.ids[rows])[:k]
-            if want >= n:
-                return rows[order], geo[order]
-            # Exact stop: the k-th key is already "open" and nearer than anything the tree has not given.
-            bound = proj[-1] * _GEODESIC_OVER_PROJECTED_MIN
-            if len(order) == k and row_ranks[order[-1]] == 0 and geo[order[-1]] < bound:
-                return rows[order], geo[order]
-            want = min(n, want * 4)
+            return Candidates(
+                rows=rows,
+                state_rank=ranks[rows],
+                distance_m=self._geodesic(lon, lat, rows),
+                ids=self.ids[rows],
+                frontier_m=float(proj[-1]),
+                exhausted=want >= n,
+            )
+
+        return rank_nearest(fetch, k, open_only)
 
     def _geodesic(self, lon: float, lat: float, rows: np.ndarray) -> np.ndarray:
         if len(rows) == 0:

@@ -216,7 +216,7 @@ class Service:
         """The ``/v1/nearest`` GeoJSON FeatureCollection for a result, features in rank order."""
         features = []
         for rank, match in enumerate(result.matches, start=1):
-            feature = self.point_feature(match.row)
+            feature = self.point_feature(match.row, result.at)
             props = feature["properties"]
             props.update(
                 rank=rank,

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pyproj
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from shapely.geometry import box
 
 from geo.errors import InvalidParameter, InvalidTime, OutsideServiceArea, UnknownProcedure

@@ -48,7 +48,7 @@ def test_checksum_mismatch_names_the_file_and_keeps_nothing(tmp_path: Path) -> N
     mirror = _mirror_with(tmp_path, rel, b"tampered")
     settings = Settings(data_mirror=mirror, upstream_dir=tmp_path / "up")
     bad = SourceFile("g", rel, "https://example.invalid/x", "0" * 64)
-    with pytest.raises(ChecksumMismatch, match="tampered.json"):
+    with pytest.raises(ChecksumMismatch, match=r"tampered\.json"):
         fetch_file(bad, settings)
     assert not (tmp_path / "up" / rel).exists()
     assert list((tmp_path / "up").rglob(".fetch-*")) == []
@@ -57,5 +57,5 @@ def test_checksum_mismatch_names_the_file_and_keeps_nothing(tmp_path: Path) -> N
 def test_missing_mirror_file_is_a_clear_error(tmp_path: Path) -> None:
     settings = Settings(data_mirror=tmp_path, upstream_dir=tmp_path / "up")
     missing = SourceFile("g", "o/r/c/absent.json", "https://example.invalid/x", "0" * 64)
-    with pytest.raises(SourceUnavailable, match="absent.json"):
+    with pytest.raises(SourceUnavailable, match=r"absent\.json"):
         fetch_file(missing, settings)

@@ -1,0 +1,432 @@
+"""``/map``: the citizen map (folium), its two light data layers, and the self-hosted front-end assets.
+
+The page is a folium map (tiles from ``settings.tile_url``, three empty layers: communes, service
+points, results) plus a panel and a script (``app/pages/map.html``, ``map.js``, ``map.css``). Every
+answer the page shows comes from the API: ``/v1/procedures`` (search), ``/v1/nearest`` (results and
+routes), ``/map/communes.geojson`` and ``/map/points.geojson`` below. Leaflet, Bootstrap, Font Awesome
+and the other libraries are served from ``/static/vendor`` (see `geo.webassets`), so the page works
+without the internet; only the background tiles need it.
+
+`install` adds all of this to an app: the router, and the ``/static/vendor`` mount that other folium
+pages (the planner map) reuse through `geo.webassets.use_local_assets`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import folium
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from folium.elements import JSCSSMixin
+from folium.template import Template
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from app.dependencies import AtParam, ServiceDep, resolve_at
+from app.schemas import Problem
+from geo.errors import NotFound
+from geo.service import MODES, iso
+from geo.simplify import light_geojson
+from geo.webassets import VENDOR_DIR, VENDOR_URL, require_web_assets, use_local_assets
+
+__all__ = ["PAGES_DIR", "PAGES_URL", "STRINGS", "install", "router"]
+
+router = APIRouter(tags=["pages"])
+PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+PAGES_URL = "/static/pages"
+PAGE_FILES = {"map.js": "text/javascript; charset=utf-8", "map.css": "text/css; charset=utf-8"}
+GEOJSON = "application/geo+json"
+COMMUNE_TOLERANCES = (10, 30, 100)  # metres; a short fixed list keeps the per-app cache bounded
+RESULTS_K = 3
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "content": {"application/problem+json": {}}},
+    422: {"model": Problem, "content": {"application/problem+json": {}}},
+    503: {"model": Problem, "content": {"application/problem+json": {}}},
+}
+
+Lang = Literal["vi", "en"]
+
+# Every text the page shows, Vietnamese first. The script gets them too (formatting happens there).
+STRINGS: dict[str, dict[str, str]] = {
+    "vi": {
+        "title": "Gần dân — nơi làm thủ tục hành chính gần nhất ở Hà Nội",
+        "heading": "Gần dân",
+        "tagline": "Nơi gần nhất đang mở để làm thủ tục hành chính ở Hà Nội",
+        "panel_label": "Tìm nơi làm thủ tục",
+        "procedure_label": "Thủ tục hành chính",
+        "procedure_placeholder": "Tìm thủ tục, ví dụ: khai sinh",
+        "procedure_hint": "Gõ có dấu hoặc không dấu, hoặc mã thủ tục.",
+        "procedure_none": "Không tìm thấy thủ tục phù hợp.",
+        "procedure_not_in_person": "Thủ tục này không tiếp nhận trực tiếp tại các điểm phục vụ hành chính công.",
+        "procedure_boundary_free": "Phi địa giới: làm được ở bất kỳ điểm nào, không phụ thuộc nơi cư trú.",
+        "procedure_code": "Mã",
+        "clear": "Xoá",
+        "mode_label": "Cách đi",
+        "mode_straight": "Chim bay",
+        "mode_walk": "Đi bộ",
+        "mode_motorbike": "Xe máy",
+        "mode_car": "Ô tô",
+        "mode_word_walk": "đi bộ",
+        "mode_word_motorbike": "đi xe máy",
+        "mode_word_car": "đi ô tô",
+        "open_only": "Chỉ hiện nơi đang mở",
+        "locate": "Dùng vị trí của tôi",
+        "locate_hint": "hoặc chạm vào bản đồ để chọn điểm xuất phát.",
+        "locating": "Đang xác định vị trí của bạn…",
+        "locate_failed": "Không lấy được vị trí ({reason}). Hãy chạm vào bản đồ để chọn điểm.",
+        "locate_unsupported": "Trình duyệt không hỗ trợ định vị. Hãy chạm vào bản đồ để chọn điểm.",
+        "pick_procedure_first": "Chọn thủ tục để xem nơi gần nhất.",
+        "pick_place": "Chọn điểm xuất phát: dùng vị trí của bạn hoặc chạm vào bản đồ.",
+        "loading": "Đang tìm…",
+        "results_heading": "Nơi gần nhất",
+        "no_results": "Không có nơi nào phù hợp.",
+        "origin_in": "Điểm xuất phát thuộc {commune}.",
+        "error": "Không tìm được: {detail}",
+        "error_outside": "Điểm này nằm ngoài Hà Nội. Hãy chọn một điểm trong thành phố.",
+        "error_unknown_procedure": "Không có thủ tục này trong danh mục.",
+        "error_no_network": "Chưa có dữ liệu đường cho cách đi này. Hãy chọn «Chim bay».",
+        "error_network": "Không kết nối được máy chủ.",
+        "state_open": "Đang mở cửa",
+        "state_closed": "Đang đóng cửa",
+        "state_unknown": "Chưa rõ giờ mở cửa",
+        "closes_at": "đóng cửa lúc {time}",
+        "opens_at": "mở lại {time}",
+        "today": "Hôm nay",
+        "hours_assumed": "giờ theo quy định chung",
+        "distance": "Cách",
+        "straight_line": "đường chim bay",
+        "by_road": "theo đường",
+        "travel_time": "khoảng {minutes} phút {mode}",
+        "precision_approximate": "vị trí gần đúng",
+        "precision_exact": "vị trí chính xác",
+        "method_street": "theo tên đường trong địa chỉ",
+        "method_legacy_point": "theo đơn vị hành chính cũ",
+        "method_commune_interior": "chỉ biết thuộc xã/phường này",
+        "method_surveyed": "đo tại chỗ",
+        "address": "Địa chỉ",
+        "your_place": "Điểm xuất phát",
+        "layer_tiles": "Bản đồ nền OpenStreetMap",
+        "layer_communes": "Ranh giới xã, phường",
+        "layer_points": "Điểm phục vụ hành chính công",
+        "layer_results": "Kết quả",
+        "legend": "Chú thích",
+        "lang_switch": "English",
+        "lang_switch_label": "Switch to English",
+        "route_attribution": "Tuyến đường © OpenStreetMap contributors (ODbL)",
+        "notes": "Ghi chú",
+        "hours_closed_day": "Không làm việc",
+        "hours_unknown": "Chưa rõ giờ làm việc",
+        "hours_holiday": "Nghỉ lễ",
+        "hours_makeup": "Làm bù cho",
+    },
+    "en": {
+        "title": "Gần dân — the nearest place for an administrative procedure in Hanoi",
+        "heading": "Gần dân",
+        "tagline": "The nearest open public-service office in Hanoi for your procedure",
+        "panel_label": "Find where to do a procedure",
+        "procedure_label": "Administrative procedure",
+        "procedure_placeholder": "Search a procedure, e.g. khai sinh (birth)",
+        "procedure_hint": "Vietnamese words with or without diacritics, or the procedure code.",
+        "procedure_none": "No matching procedure.",
+        "procedure_not_in_person": "This procedure is not received in person at the public-service offices.",
+        "procedure_boundary_free": "Boundary-free: any office accepts it, wherever you live.",
+        "procedure_code": "Code",
+        "clear": "Clear",
+        "mode_label": "Travel by",
+        "mode_straight": "Straight",
+        "mode_walk": "Walk",
+        "mode_motorbike": "Motorbike",
+        "mode_car": "Car",
+        "mode_word_walk": "on foot",
+        "mode_word_motorbike": "by motorbike",
+        "mode_word_car": "by car",
+        "open_only": "Only places open now",
+        "locate": "Use my location",
+        "locate_hint": "or tap the map to choose a starting point.",
+        "locating": "Finding your location…",
+        "locate_failed": "Could not get your location ({reason}). Tap the map to choose a point.",
+        "locate_unsupported": "This browser cannot share its location. Tap the map to choose a point.",
+        "pick_procedure_first": "Choose a procedure to see the nearest places.",
+        "pick_place": "Choose a starting point: use your location or tap the map.",
+        "loading": "Searching…",
+        "results_heading": "Nearest places",
+        "no_results": "No matching place.",
+        "origin_in": "Starting point in {commune}.",
+        "error": "Search failed: {detail}",
+        "error_outside": "This point is outside Hanoi. Choose a point in the city.",
+        "error_unknown_procedure": "This procedure is not in the catalog.",
+        "error_no_network": "No road data for this travel mode yet. Choose “Straight”.",
+        "error_network": "Cannot reach the server.",
+        "state_open": "Open now",
+        "state_closed": "Closed now",
+        "state_unknown": "Opening hours unknown",
+        "closes_at": "closes at {time}",
+        "opens_at": "opens {time}",
+        "today": "Today",
+        "hours_assumed": "standard office hours",
+        "distance": "Distance",
+        "straight_line": "straight line",
+        "by_road": "by road",
+        "travel_time": "about {minutes} min {mode}",
+        "precision_approximate": "approximate location",
+        "precision_exact": "exact location",
+        "method_street": "from the street in its address",
+        "method_legacy_point": "from its former administrative unit",
+        "method_commune_interior": "only its commune is known",
+        "method_surveyed": "surveyed on site",
+        "address": "Address",
+        "your_place": "Starting point",
+        "layer_tiles": "OpenStreetMap background",
+        "layer_communes": "Commune and ward boundaries",
+        "layer_points": "Public-service offices",
+        "layer_results": "Results",
+        "legend": "Legend",
+        "lang_switch": "Tiếng Việt",
+        "lang_switch_label": "Chuyển sang tiếng Việt",
+        "route_attribution": "Route © OpenStreetMap contributors (ODbL)",
+        "notes": "Notes",
+        "hours_closed_day": "Closed all day",
+        "hours_unknown": "Hours unknown",
+        "hours_holiday": "Public holiday",
+        "hours_makeup": "Make-up working day for",
+    },
+}
+
+_templates = Environment(
+    loader=FileSystemLoader(PAGES_DIR), autoescape=select_autoescape(["html"]), keep_trailing_newline=True
+)
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages to ``app``: the router and the ``/static/vendor`` mount (folium's libraries)."""
+    app.include_router(router)
+    # check_dir=False: the app starts before `make web-assets` has run; /map then answers 503.
+    app.mount(VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
+
+
+@lru_cache(maxsize=len(PAGE_FILES))
+def _version(name: str) -> str:
+    # Content hash in the URL: browsers may cache the file for long, and a new version has a new URL.
+    return hashlib.sha256((PAGES_DIR / name).read_bytes()).hexdigest()[:12]
+
+
+def page_url(name: str) -> str:
+    """The URL of one of the page's own files, with its content version."""
+    return f"{PAGES_URL}/{name}?v={_version(name)}"
+
+
+@router.get(f"{PAGES_URL}/{{name}}", include_in_schema=False)
+def page_file(name: Annotated[str, PathParam(max_length=32)]) -> FileResponse:
+    """The page's own script and stylesheet."""
+    if name not in PAGE_FILES:
+        raise NotFound(f"no page file {name!r}")
+    return FileResponse(
+        PAGES_DIR / name,
+        media_type=PAGE_FILES[name],
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+class _PageApp(JSCSSMixin):
+    """Loads the page's stylesheet and script after folium's, and starts the script on the map."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            window.gandanMap.start({
+                map: {{ this._parent.get_name() }},
+                layers: {
+                    communes: {{ this.communes.get_name() }},
+                    points: {{ this.points.get_name() }},
+                    results: {{ this.results.get_name() }}
+                },
+                config: {{ this.config|tojson }}
+            });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        communes: folium.FeatureGroup,
+        points: folium.FeatureGroup,
+        results: folium.FeatureGroup,
+        config: dict[str, Any],
+    ) -> None:
+        super().__init__()
+        self._name = "GandanPage"
+        self.communes, self.points, self.results = communes, points, results
+        self.config = config
+        # Instance lists: JSCSSMixin.add_js_link would mutate the class-level defaults.
+        self.default_js = [("gandan_map_js", page_url("map.js"))]
+        self.default_css = [("gandan_map_css", page_url("map.css"))]
+
+
+def render_citizen_map(service: Any, lang: str) -> str:
+    """The HTML of the citizen map in ``lang`` (``vi`` or ``en``).
+
+    The page does not depend on the request: the script reads the preselection from the address (and
+    keeps the language switch pointing at the same view), so one rendering per language is cached.
+    """
+    strings = STRINGS[lang]
+    settings = service.settings
+    minx, miny, maxx, maxy = (float(v) for v in service.backend.index.communes.total_bounds)
+
+    m = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        zoom_start=10,
+        tiles=None,
+        control_scale=False,  # the script adds a metric-only scale
+        min_zoom=8,
+        width="100%",
+        height="100%",
+    )
+    folium.TileLayer(
+        tiles=settings.tile_url,
+        attr=settings.tile_attribution,
+        name=strings["layer_tiles"],
+        max_zoom=19,
+        control=False,
+    ).add_to(m)
+    communes = folium.FeatureGroup(name=strings["layer_communes"])
+    points = folium.FeatureGroup(name=strings["layer_points"])
+    results = folium.FeatureGroup(name=strings["layer_results"])
+    for layer in (communes, points, results):
+        layer.add_to(m)
+    folium.LayerControl(collapsed=True, position="topright").add_to(m)
+    config = {
+        "lang": lang,
+        "strings": strings,
+        "modes": list(MODES),
+        "k": RESULTS_K,
+        "bounds": [[miny, minx], [maxy, maxx]],
+        "api": {
+            "procedures": "/v1/procedures",
+            "procedure": "/v1/procedures/",
+            "nearest": "/v1/nearest",
+            "communes": "/map/communes.geojson",
+            "points": "/map/points.geojson",
+        },
+    }
+    _PageApp(communes, points, results, config).add_to(m)
+
+    figure = m.get_root()
+    figure.title = strings["title"]  # type: ignore[attr-defined]
+    other_lang = "en" if lang == "vi" else "vi"
+    other_href = "/map?lang=en" if other_lang == "en" else "/map"  # Vietnamese is the default
+    panel = _templates.get_template("map.html").render(
+        s=strings, lang=lang, modes=MODES, other_lang=other_lang, other_href=other_href
+    )
+    figure.html.add_child(folium.Element(panel), name="gandan_panel")  # type: ignore[attr-defined]
+    figure.header.add_child(  # type: ignore[attr-defined]
+        folium.Element(
+            f'<meta name="description" content="{html.escape(strings["tagline"])}"/>'
+            # No favicon request: the browser would otherwise ask for /favicon.ico.
+            '<link rel="icon" href="data:,"/>'
+        ),
+        name="gandan_meta",
+    )
+    use_local_assets(m)
+    page: str = figure.render()
+    # branca's figure template has a bare <html>: say which language the page is in.
+    return page.replace("<html>", f'<html lang="{lang}">', 1)
+
+
+@router.get("/map", response_class=HTMLResponse, responses=PROBLEMS, summary="Citizen map")
+def citizen_map(
+    request: Request,
+    service: ServiceDep,
+    lang: Annotated[Lang, Query(description="Page language: vi (default) or en.")] = "vi",
+    procedure: Annotated[
+        str | None, Query(description="Procedure to preselect (code), read by the page's script.", max_length=200)
+    ] = None,
+    lat: Annotated[float | None, Query(description="Starting point latitude, read by the page's script.")] = None,
+    lon: Annotated[float | None, Query(description="Starting point longitude, read by the page's script.")] = None,
+    mode: Annotated[
+        Literal["straight", "walk", "motorbike", "car"] | None,
+        Query(description="Travel mode to preselect, read by the page's script."),
+    ] = None,
+    at: AtParam = None,
+) -> HTMLResponse:
+    """The citizen map: pick a procedure and a place, see the nearest open offices (HTML page).
+
+    The preselection parameters are validated here and acted on by the page (its script reads them
+    from the address, so a result can be shared as a link).
+    """
+    if at:
+        resolve_at(at)  # refuse a bad time here (422) rather than on every request the page makes
+    require_web_assets()
+    key = ("page", id(service.backend.index), lang)
+    cache = _cache(request)
+    body = cache.get(key)
+    if body is None:
+        body = cache[key] = render_citizen_map(service, lang).encode()
+    return HTMLResponse(body)
+
+
+def _cache(request: Request) -> dict[Any, bytes]:
+    cache: dict[Any, bytes] | None = getattr(request.app.state, "map_cache", None)
+    if cache is None:
+        cache = {}
+        request.app.state.map_cache = cache
+    return cache
+
+
+@router.get("/map/communes.geojson", responses=PROBLEMS, summary="Commune boundaries, simplified for web maps")
+def communes_geojson(
+    request: Request,
+    service: ServiceDep,
+    tolerance_m: Annotated[
+        Literal[10, 30, 100],
+        Query(description="Simplification tolerance in metres (shared edges stay shared)."),
+    ] = 30,
+) -> Response:
+    """All communes as one light GeoJSON FeatureCollection (code, name, kind), for a background layer."""
+    index = service.backend.index
+    key = ("communes", id(index), int(tolerance_m))
+    cache = _cache(request)
+    body = cache.get(key)
+    if body is None:
+        collection = light_geojson(
+            index.communes, columns=["code", "name", "kind"], id_column="code", tolerance_m=float(tolerance_m)
+        )
+        collection["boundary_set"] = index.manifest.get("boundary_set")
+        collection["tolerance_m"] = int(tolerance_m)
+        body = json.dumps(collection, ensure_ascii=False, separators=(",", ":")).encode()
+        cache[key] = body
+    return Response(body, media_type=GEOJSON, headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/map/points.geojson", responses=PROBLEMS, summary="Service points with their state now")
+def points_geojson(
+    service: ServiceDep,
+    procedure: Annotated[
+        str | None,
+        Query(description="Only the points that handle this procedure (code or name).", max_length=200),
+    ] = None,
+    at: AtParam = None,
+) -> Response:
+    """Every public-service point (or those handling ``procedure``) with its opening state and today's hours."""
+    when = resolve_at(at)
+    backend = service.backend
+    if procedure and procedure.strip():
+        code = backend.procedure(procedure)["code"]
+        rows = [int(r) for r in backend.capable_rows(code)]
+    else:
+        code = None
+        rows = list(range(len(backend.points)))
+    features = [service.point_feature(row, at=when) for row in rows]
+    body = {
+        "type": "FeatureCollection",
+        "features": features,
+        "at": iso(when),
+        "procedure": code,
+    }
+    return Response(json.dumps(body, ensure_ascii=False, default=str), media_type=GEOJSON)

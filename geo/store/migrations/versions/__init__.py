@@ -1,0 +1,1 @@
+"""Revisions of the PostGIS schema, oldest first (``0001_initial``)."""

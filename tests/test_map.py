@@ -1,0 +1,274 @@
+"""The citizen map page (/map), its data layers, and the self-hosted front-end assets (TestClient)."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shutil
+import time
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import folium
+import pytest
+import shapely
+from branca.colormap import LinearColormap
+from folium.plugins import Fullscreen
+from shapely.geometry import shape
+
+from app.routes.pages import STRINGS
+from geo.errors import InvalidParameter
+from geo.simplify import light_geojson, simplify_coverage
+from geo.webassets import (
+    FOLIUM_ASSETS,
+    STAMP_NAME,
+    VENDOR_DIR,
+    VENDOR_URL,
+    MissingWebAsset,
+    WebAssetsError,
+    external_asset_urls,
+    install_web_assets,
+    require_web_assets,
+    use_local_assets,
+    web_assets_installed,
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def web_assets() -> None:
+    """The vendored libraries (a no-op when `make build` has installed them)."""
+    install_web_assets()
+
+
+def _asset_urls(page: str) -> list[str]:
+    scripts = re.findall(r"<script[^>]*\ssrc=\"([^\"]+)\"", page)
+    styles = re.findall(r"<link[^>]*rel=\"stylesheet\"[^>]*href=\"([^\"]+)\"", page)
+    return scripts + styles
+
+
+# ------------------------------------------------------------------------------------------ page
+def test_map_is_vietnamese_by_default(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/map")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert '<html lang="vi">' in page
+    assert "<title>Gần dân — nơi làm thủ tục hành chính gần nhất ở Hà Nội</title>" in page
+    for text in ("Thủ tục hành chính", "Dùng vị trí của tôi", "Đi bộ", "Xe máy", "Ô tô", "Đang mở cửa"):
+        assert text in page
+    assert "Use my location" not in page.split("<script>")[0]  # the English texts are not shown
+    assert 'href="/map?lang=en"' in page  # the switch to English
+    assert 'name="viewport" content="width=device-width' in page  # phone layout
+
+
+def test_map_in_english(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/map", params={"lang": "en"}).text
+    assert '<html lang="en">' in page
+    for text in ("Administrative procedure", "Use my location", "Walk", "Motorbike", "Open now"):
+        assert text in page
+    assert "Dùng vị trí của tôi" not in page.split("<script>")[0]
+    assert 'href="/map"' in page and ">Tiếng Việt<" in page
+    assert set(STRINGS["vi"]) == set(STRINGS["en"])  # every text exists in both languages
+
+
+@pytest.mark.parametrize("params", [{"lang": "fr"}, {"at": "2026-03-02T09:30"}, {"mode": "plane"}, {"lat": "north"}])
+def test_map_refuses_bad_parameters(client, params) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/map", params=params)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_map_loads_only_local_assets(client, settings) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/map").text
+    assert external_asset_urls(page) == []
+    urls = _asset_urls(page)
+    assert len(urls) >= 10  # Leaflet, jQuery, Bootstrap, Font Awesome, awesome-markers, the page's own
+    assert all(u.startswith(("/static/vendor/", "/static/pages/")) for u in urls), urls
+    for name in ("leaflet", "jquery", "bootstrap", "fontawesome-free", "leaflet.awesome-markers"):
+        assert any(u.startswith(f"{VENDOR_URL}/{name}/") for u in urls), name
+    # The only addresses on the internet: the tile template, and links in the attribution.
+    tiles_host = urlsplit(settings.tile_url).netloc
+    attribution_links = set(re.findall(r"https?://[^\s\"'<>]+", settings.tile_attribution))
+    for url in re.findall(r"https?://[^\s\"'<>\\)]+", page):
+        assert urlsplit(url).netloc == tiles_host or url in attribution_links or "leafletjs.com" in url, url
+    assert settings.tile_url in page
+    assert "openstreetmap.org/copyright" in page  # tile attribution shown
+
+
+def test_every_asset_and_what_it_references_is_served(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/map").text
+    fetched: set[str] = set()
+    css_refs = 0
+    for url in _asset_urls(page):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert len(response.content) > 100, url
+        kind = response.headers["content-type"]
+        path = urlsplit(url).path
+        assert ("javascript" in kind) if path.endswith(".js") else ("text/css" in kind), (url, kind)
+        fetched.add(path)
+        if path.endswith(".css"):
+            # Fonts and images the stylesheet points at (relative to it) are served too.
+            for ref in re.findall(r"url\(\s*['\"]?([^'\")]+)['\"]?\s*\)", response.text):
+                if ref.startswith(("data:", "#")):
+                    continue
+                assert not ref.startswith(("http:", "https:", "//")), (url, ref)
+                target = urlsplit(urljoin(path, ref)).path
+                if target in fetched:
+                    continue
+                fetched.add(target)
+                css_refs += 1
+                got = client.get(target)
+                assert got.status_code == 200, (url, ref, target)
+    assert css_refs >= 10  # web fonts, marker sprites, layer icons
+
+
+def test_unknown_static_files_are_404(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/static/pages/package.json").status_code == 404
+    assert client.get("/static/pages/map.html").status_code == 404
+    assert client.get(f"{VENDOR_URL}/nothing-here.js").status_code == 404
+    assert client.get(f"{VENDOR_URL}/../../pyproject.toml").status_code == 404
+
+
+def test_page_files_are_versioned(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/map").text
+    script = re.search(r"/static/pages/map\.js\?v=([0-9a-f]{12})", page)
+    assert script is not None
+    response = client.get(script.group(0))
+    assert response.status_code == 200
+    assert "gandanMap" in response.text
+    assert "max-age" in response.headers["cache-control"]
+
+
+# --------------------------------------------------------------------------------- data layers
+def test_communes_layer_is_light_and_complete(client, index) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/map/communes.geojson")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/geo+json"
+    body = response.json()
+    assert len(response.content) < 600_000  # full polygons are about 3.4 MB
+    features = body["features"]
+    assert len(features) == len(index.communes) == 126
+    assert {f["id"] for f in features} == set(index.communes["code"])
+    assert set(features[0]["properties"]) == {"code", "name", "kind"}
+    geoms = [shape(f["geometry"]) for f in features]
+    assert all(g.is_valid and not g.is_empty for g in geoms)
+    # Gzip on the wire (the phone's real cost).
+    gz = client.get("/map/communes.geojson", headers={"Accept-Encoding": "gzip"})
+    assert gz.headers.get("content-encoding") == "gzip"
+
+
+def test_points_layer_has_states_and_today(client, finder) -> None:  # type: ignore[no-untyped-def]
+    body = client.get("/map/points.geojson", params={"at": "2026-03-02T09:30+07:00"}).json()
+    assert len(body["features"]) == len(finder.points)
+    props = [f["properties"] for f in body["features"]]
+    assert {p["state"] for p in props} <= {"open", "closed", "unknown"}
+    assert "open" in {p["state"] for p in props}  # Monday morning
+    assert all(p["today"] for p in props)
+    assert body["at"] == "2026-03-02T09:30+07:00"
+
+    only = client.get("/map/points.geojson", params={"procedure": "1.001193"}).json()
+    assert only["procedure"] == "1.001193"
+    ids = {f["id"] for f in only["features"]}
+    expected = {str(finder.points["id"].iat[r]) for r in finder.capable_rows("1.001193")}
+    assert ids == expected and 0 < len(ids) < len(finder.points)
+
+
+def test_points_layer_refuses_unknown_procedure(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/map/points.geojson", params={"procedure": "không có thủ tục này zzz"})
+    assert response.status_code == 404
+    assert response.json()["type"].endswith("unknown-procedure")
+
+
+# ------------------------------------------------------------------------------ simplification
+def test_simplified_communes_still_tile_the_city(index) -> None:  # type: ignore[no-untyped-def]
+    original = index.communes.to_crs(32648)
+    light = simplify_coverage(index.communes, 30).to_crs(32648)
+    assert list(light["code"]) == list(original["code"])
+    assert (
+        shapely.get_num_coordinates(light.geometry.values).sum()
+        < 0.25 * shapely.get_num_coordinates(original.geometry.values).sum()
+    )
+    union = shapely.union_all(light.geometry.values)
+    # Shared edges stay shared: no overlap, no gap opens between neighbours.
+    assert light.area.sum() == pytest.approx(union.area, rel=1e-6)
+    assert union.area == pytest.approx(shapely.union_all(original.geometry.values).area, rel=5e-3)
+    # No commune moves by much more than the tolerance.
+    moved = original.geometry.hausdorff_distance(light.geometry, align=False)
+    assert float(moved.max()) < 100
+
+
+def test_simplification_tolerance_is_bounded(index) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidParameter):
+        simplify_coverage(index.communes, 0)
+    with pytest.raises(InvalidParameter):
+        light_geojson(index.communes, ["code"], tolerance_m=5000)
+
+
+# ------------------------------------------------------------------------ assets for any folium map
+def _local_file(url: str) -> Path:
+    return VENDOR_DIR / posixpath.relpath(urlsplit(url).path, VENDOR_URL)
+
+
+def test_use_local_assets_covers_a_choropleth(index) -> None:  # type: ignore[no-untyped-def]
+    """What the planner page does: choropleth + colour scale + default markers, rendered offline."""
+    layer = light_geojson(index.communes, ["code", "name"], id_column="code", tolerance_m=100)
+    values = {code: i for i, code in enumerate(index.communes["code"])}
+    m = folium.Map(location=[21.03, 105.85], zoom_start=10, tiles=None)
+    use_local_assets(m)  # early: links added later (choropleth, colormap) are rewritten too
+    folium.Choropleth(geo_data=layer, data=values, key_on="feature.id", fill_color="YlGn").add_to(m)
+    LinearColormap(["white", "green"], vmin=0, vmax=126, caption="coverage").add_to(m)
+    folium.Marker([21.03, 105.85], icon=folium.Icon(icon="home", angle=45)).add_to(m)
+    page = m.get_root().render()
+    assert external_asset_urls(page) == []
+    urls = _asset_urls(page)
+    assert any(u.endswith("/d3/d3.min.js") for u in urls)  # branca's colour scale
+    for url in urls:
+        assert url.startswith(VENDOR_URL + "/"), url
+        assert _local_file(url).is_file(), url
+
+
+def test_use_local_assets_refuses_what_it_cannot_serve() -> None:
+    m = use_local_assets(folium.Map(location=[21.03, 105.85], tiles=None))
+    Fullscreen().add_to(m)
+    with pytest.raises(MissingWebAsset, match="fullscreen"):
+        m.get_root().render()
+    lenient = use_local_assets(folium.Map(location=[21.03, 105.85], tiles=None), strict=False)
+    Fullscreen().add_to(lenient)
+    page = lenient.get_root().render()
+    assert len(external_asset_urls(page)) == 2  # the plugin's own script and stylesheet only
+    # The class-level defaults of folium are untouched.
+    assert all(url.startswith("https://") for _, url in folium.Map.default_js)
+
+
+def test_folium_names_are_all_mapped() -> None:
+    folium_names = {name for name, _ in folium.Map.default_js + folium.Map.default_css}
+    assert folium_names <= set(FOLIUM_ASSETS)
+
+
+# ----------------------------------------------------------------------------------- installer
+def test_install_is_idempotent_and_repairs(tmp_path: Path) -> None:
+    again = install_web_assets()
+    assert not again.installed and not again.npm_ran
+    assert web_assets_installed()
+
+    # A copy elsewhere comes from the kept npm install, not from the registry.
+    target = tmp_path / "vendor"
+    started = time.perf_counter()
+    first = install_web_assets(target)
+    print(f"vendor copy without npm: {time.perf_counter() - started:.2f} s, {first.files} files")
+    assert first.installed and first.files == again.files
+    assert web_assets_installed(target)
+    assert (target / STAMP_NAME).is_file()
+    # A missing file is noticed and put back.
+    shutil.rmtree(target / "leaflet" / "images")
+    assert not web_assets_installed(target)
+    repaired = install_web_assets(target)
+    assert repaired.installed and (target / "leaflet" / "images" / "layers.png").is_file()
+    assert not list(tmp_path.glob(".vendor.*"))  # no half-built folder left behind
+
+
+def test_missing_assets_are_reported(tmp_path: Path) -> None:
+    with pytest.raises(WebAssetsError, match="make web-assets"):
+        require_web_assets(tmp_path / "vendor")
+    assert WebAssetsError.status == 503  # /map answers "not installed yet", not a crash
