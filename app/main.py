@@ -30,11 +30,12 @@ def create_app(service: Service | None = None) -> FastAPI:
         ),
     )
     app.state.service = service or get_service()
-    app.add_middleware(GZipMiddleware, minimum_size=2048)
+    # Only large bodies (map layers, GeoJSON pages) are worth compressing; small answers go out as they are.
+    app.add_middleware(GZipMiddleware, minimum_size=16_384)
     install_error_handlers(app)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
-    def healthz(request: Request) -> Any:
+    async def healthz(request: Request) -> Any:
         """Liveness, and the state of each part (index, database)."""
         svc: Service = request.app.state.service
         parts = {"index": "ok"}

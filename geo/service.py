@@ -21,7 +21,7 @@ from geo.hours import OpeningState, today_hours
 from geo.index import Index
 from geo.settings import Settings, get_settings
 
-__all__ = ["MODES", "Backend", "Service", "geometry_json", "get_service", "iso", "round_coord"]
+__all__ = ["MODES", "Backend", "Service", "commune_record", "geometry_json", "get_service", "iso", "round_coord"]
 
 MODES = ("straight", "walk", "motorbike", "car")
 _GEOD = pyproj.Geod(ellps="WGS84")
@@ -75,6 +75,22 @@ def geometry_json(geometry: Any) -> dict[str, Any]:
     return {"type": raw["type"], "coordinates": walk(raw["coordinates"])}
 
 
+def commune_record(row: pd.Series) -> dict[str, Any]:
+    """A commune row as plain JSON-ready fields (no geometry)."""
+    pop = row.get("population")
+    area = row.get("area_km2")
+    return {
+        "code": str(row["code"]),
+        "name": str(row["name"]),
+        "full_name": str(row["full_name"]),
+        "kind": str(row["kind"]),
+        "population": None if pd.isna(pop) else int(pop),
+        "area_km2": None if pd.isna(area) else float(area),
+        "seat_address": row.get("seat_address"),
+        "former_units": row.get("former_units"),
+    }
+
+
 class Service:
     """Nearest queries with optional network travel time, and their GeoJSON form."""
 
@@ -82,6 +98,8 @@ class Service:
         self.backend = backend
         self.settings = settings or get_settings()
         self._networks: dict[str, Any] = {}
+        self._records: list[dict[str, Any]] = []
+        self._records_of: pd.DataFrame | None = None
 
     # ----------------------------------------------------------------- network
     def network(self, mode: str) -> Any:
@@ -181,36 +199,87 @@ class Service:
                 break
         return NearestResult(**{**straight.__dict__, "mode": mode, "matches": matches, "notes": notes})
 
+    def locate(self, lon: float, lat: float) -> dict[str, Any]:
+        """The commune at a point and the pre-merger units it was formed from, with the likely one."""
+        service = self
+        backend = service.backend
+        backend.check_location(lon, lat)
+        found = backend.commune_at(lon, lat)
+        index = backend.index
+        if found is None:
+            return {"lat": lat, "lon": lon, "commune": None, "former_units": [], "likely_former_unit": None}
+        row = index.communes[index.communes["code"] == found["code"]].iloc[0]
+        pairs = index.crosswalk[index.crosswalk["new_code"] == found["code"]]
+        legacy = index.legacy_units.set_index("code")
+        former = []
+        for pair in pairs.itertuples():
+            unit = legacy.loc[pair.legacy_code] if pair.legacy_code in legacy.index else None
+            former.append(
+                {
+                    "code": pair.legacy_code,
+                    "name": pair.legacy_full_name,
+                    "district": pair.legacy_district,
+                    "relation": pair.relation,
+                    "lon": None if unit is None else round_coord(unit.geometry.x),
+                    "lat": None if unit is None else round_coord(unit.geometry.y),
+                }
+            )
+        likely = None
+        with_points = [f for f in former if f["lon"] is not None]
+        if with_points:
+            # Legacy units are points (their former office), not polygons: the nearest is a guess, said so.
+            nearest_unit = min(with_points, key=lambda f: (f["lon"] - lon) ** 2 + (f["lat"] - lat) ** 2)
+            likely = dict(
+                nearest_unit,
+                precision="approximate",
+                method="nearest former unit point within the commune (no pre-merger polygons)",
+            )
+        return {
+            "lat": lat,
+            "lon": lon,
+            "commune": commune_record(row),
+            "former_units": former,
+            "likely_former_unit": likely,
+        }
+
     # ----------------------------------------------------------------- GeoJSON
+    def _point_records(self) -> list[dict[str, Any]]:
+        """Registry fields and geometry of every point, built once per points table (hot path of /v1/nearest)."""
+        points = self.backend.points
+        if self._records_of is not points:
+            self._records = [
+                {
+                    "id": str(p["id"]),
+                    "kind": str(p["kind"]),
+                    "name": str(p["name"]),
+                    "address": str(p["address"]),
+                    "commune": {"code": p.get("commune_code"), "name": p.get("commune_name")},
+                    "hours": p.get("opening_hours") or None,
+                    "hours_source": p.get("hours_source"),
+                    "location_precision": str(p["location_precision"]),
+                    "location_method": str(p["location_method"]),
+                    "source": p.get("source"),
+                    "geometry": geometry_json(p.geometry),
+                }
+                for _, p in points.iterrows()
+            ]
+            self._records_of = points
+        return self._records
+
     def point_feature(self, row: int, at: datetime | None = None) -> dict[str, Any]:
         """A service point as a GeoJSON Feature with its registry fields (and state at ``at``)."""
-        p = self.backend.points.iloc[row]
-        props: dict[str, Any] = {
-            "id": str(p["id"]),
-            "kind": str(p["kind"]),
-            "name": str(p["name"]),
-            "address": str(p["address"]),
-            "commune": {"code": p.get("commune_code"), "name": p.get("commune_name")},
-            "hours": p.get("opening_hours") or None,
-            "hours_source": p.get("hours_source"),
-            "location_precision": str(p["location_precision"]),
-            "location_method": str(p["location_method"]),
-            "source": p.get("source"),
-        }
+        record = self._point_records()[row]
+        props = {k: v for k, v in record.items() if k != "geometry"}
+        props["commune"] = dict(record["commune"])
         if at is not None:
             state = self.backend.state_of(row, at)
             props.update(
                 state=state.state,
                 opens_at=iso(state.opens_at),
                 closes_at=iso(state.closes_at),
-                today=today_hours(p.get("opening_hours") or None, at, getattr(self.backend, "calendar", None)),
+                today=today_hours(record["hours"], at, getattr(self.backend, "calendar", None)),
             )
-        return {
-            "type": "Feature",
-            "id": str(p["id"]),
-            "geometry": geometry_json(p.geometry),
-            "properties": props,
-        }
+        return {"type": "Feature", "id": record["id"], "geometry": dict(record["geometry"]), "properties": props}
 
     def to_feature_collection(self, result: NearestResult) -> dict[str, Any]:
         """The ``/v1/nearest`` GeoJSON FeatureCollection for a result, features in rank order."""

@@ -800,6 +800,7 @@ class PostgisBackend:
     """
 
     name = "postgis"
+    does_io = True  # queries wait on the database: the API runs them in its thread pool
 
     def __init__(
         self,
