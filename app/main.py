@@ -30,6 +30,7 @@ def create_app(service: Service | None = None) -> FastAPI:
         ),
     )
     app.state.service = service or get_service()
+    app.state.service.load_networks()
     # Only large bodies (map layers, GeoJSON pages) are worth compressing; small answers go out as they are.
     app.add_middleware(GZipMiddleware, minimum_size=16_384)
     install_error_handlers(app)

@@ -115,6 +115,15 @@ class Service:
             )
         return self._networks[mode]
 
+    def load_networks(self) -> list[str]:
+        """Load every travel mode whose graph has been built (at start-up, so no request pays for it)."""
+        from geo.network import MODES
+
+        built = [mode for mode in MODES if (self.settings.network_dir / f"{mode}.npz").exists()]
+        for mode in built:
+            self.network(mode)
+        return built
+
     # ----------------------------------------------------------------- nearest
     def nearest(
         self,
