@@ -1,0 +1,83 @@
+"""The query service: network modes through /v1/nearest and the CLI, straight-line fallback, GeoJSON contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from geo.cli import app as cli
+from geo.hours import parse_time
+from geo.network import Candidate
+
+AT = "2026-03-02T09:30:00+07:00"  # a Monday morning: every office open
+HOAN_KIEM = {"lat": 21.0285, "lon": 105.8542}
+SOC_SON = {"lat": 21.255, "lon": 105.85}  # far north: no road data there
+
+
+@pytest.mark.parametrize("mode", ["walk", "motorbike", "car"])
+def test_network_modes_rank_by_travel_time(client, service, mode: str) -> None:
+    body = client.get("/v1/nearest", params={**HOAN_KIEM, "procedure": "1.001193", "at": AT, "k": 3,
+                                              "mode": mode}).json()
+    props = [f["properties"] for f in body["features"]]
+    assert len(props) == 3 and body["query"]["mode"] == mode
+    assert all(p["cost_basis"] == "network" and p["travel_time_s"] > 0 for p in props)
+    times = [p["travel_time_s"] for p in props]
+    assert times == sorted(times)
+    assert "OpenStreetMap" in body["attribution"]
+    # The same answer as the road network's own nearest over the open capable places.
+    finder = service.backend
+    capable = finder.capable_rows("1.001193")
+    candidates = [Candidate(str(finder.points["id"].iat[r]), float(finder.points.geometry.x.iat[r]),
+                            float(finder.points.geometry.y.iat[r])) for r in capable]
+    direct = service.network(mode).nearest(HOAN_KIEM["lon"], HOAN_KIEM["lat"], candidates, k=3)
+    assert [p["id"] for p in props] == [hit.id for hit in direct]
+    assert times == pytest.approx([hit.travel_time_s for hit in direct], abs=0.1)
+
+
+def test_route_is_a_linestring_from_origin_to_place(client) -> None:
+    body = client.get("/v1/nearest", params={**HOAN_KIEM, "procedure": "1.001193", "at": AT, "k": 1,
+                                              "mode": "walk", "route": "true"}).json()
+    geometry = body["features"][0]["geometry"]
+    assert geometry["type"] == "GeometryCollection"
+    point, line = geometry["geometries"]
+    assert point["type"] == "Point" and line["type"] == "LineString" and len(line["coordinates"]) >= 2
+    assert line["coordinates"][-1] == pytest.approx(point["coordinates"], abs=0.001)
+    assert line["coordinates"][0] == pytest.approx([HOAN_KIEM["lon"], HOAN_KIEM["lat"]], abs=0.005)
+
+
+def test_origin_beyond_the_road_network_falls_back_to_straight_line(client) -> None:
+    body = client.get("/v1/nearest", params={**SOC_SON, "procedure": "1.001193", "at": AT, "mode": "car"}).json()
+    props = [f["properties"] for f in body["features"]]
+    assert props and all(p["cost_basis"] == "straight_line" and p["travel_time_s"] is None for p in props)
+    assert any("beyond the car road network" in note for note in body["notes"])
+
+
+def test_features_carry_today_hours_and_state(client) -> None:
+    body = client.get("/v1/nearest", params={**HOAN_KIEM, "procedure": "1.001193", "at": AT}).json()
+    props = body["features"][0]["properties"]
+    assert props["today"].startswith("08:00–12:00, 13:00–17:00")
+    assert props["state"] == "open" and props["qualifies"].startswith("handles 1.001193")
+
+
+def test_cli_nearest_by_motorbike_json() -> None:
+    result = CliRunner().invoke(cli, ["nearest", "--lat", "21.0285", "--lon", "105.8542", "--procedure",
+                                      "1.001193", "--at", AT, "--mode", "motorbike", "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["features"][0]["properties"]["cost_basis"] == "network"
+
+
+def test_cli_errors_are_one_line_and_non_zero() -> None:
+    result = CliRunner().invoke(cli, ["nearest", "--lat", "105.8542", "--lon", "21.0285", "--procedure",
+                                      "1.001193"])
+    assert result.exit_code == 1
+    assert "swapped" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_unknown_mode_is_refused(service) -> None:
+    from geo.errors import InvalidParameter
+
+    with pytest.raises(InvalidParameter, match="mode='plane'"):
+        service.nearest(105.8542, 21.0285, "1.001193", parse_time(AT), mode="plane")
