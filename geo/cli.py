@@ -151,6 +151,33 @@ def nearest(
 
 
 # ---------------------------------------------------------------------------------------------- network
+SpeedsOption = Annotated[Path | None, typer.Option(help="Speeds/access TOML; default data/network_speeds.toml.")]
+ModesOption = Annotated[list[str] | None, typer.Option(help="Only these modes (walk, motorbike, car).")]
+
+
+def _build_network(
+    build: Callable[..., dict[str, Any]],
+    source: Any,
+    speeds: Path | None,
+    mode: list[str] | None,
+    doing: str,
+    step: str,
+) -> None:
+    """``build(source, ...)`` (`build_graphs` or `build_from_place`) into the network folder under a status line."""
+    from geo.network import MODES
+
+    settings = get_settings()
+    with out.status(doing) as status:
+        manifest = build(
+            source,
+            settings.network_dir,
+            speeds_path=speeds or settings.network_speeds,
+            modes=mode or MODES,
+            progress=lambda msg: status.update(f"{step}: {msg}"),
+        )
+    _network_report(manifest)
+
+
 def _network_report(manifest: dict[str, Any]) -> None:
     for mode, info in manifest.get("modes", {}).items():
         out.print(f"{mode}: {info.get('nodes', '?'):,} nodes, {info.get('edges', '?'):,} edges", highlight=False)
@@ -162,46 +189,28 @@ def network_build(
     osm: Annotated[
         list[Path] | None, typer.Option(help="OSM XML files; default: the pinned central-Hanoi extracts.")
     ] = None,
-    speeds: Annotated[Path | None, typer.Option(help="Speeds/access TOML; default data/network_speeds.toml.")] = None,
-    mode: Annotated[list[str] | None, typer.Option(help="Only these modes (walk, motorbike, car).")] = None,
+    speeds: SpeedsOption = None,
+    mode: ModesOption = None,
 ) -> None:
     """Build the road graph of each travel mode offline from OSM XML and save it beside the index."""
-    from geo.network import MODES, build_graphs
+    from geo.network import build_graphs
     from geo.sources import paths_of_group
 
-    settings = get_settings()
-    paths = list(osm) if osm else paths_of_group("osm-central-hanoi", settings)
-    with out.status("building road graphs") as status:
-        manifest = build_graphs(
-            paths,
-            settings.network_dir,
-            speeds_path=speeds or settings.network_speeds,
-            modes=mode or MODES,
-            progress=lambda msg: status.update(f"building road graphs: {msg}"),
-        )
-    _network_report(manifest)
+    paths = list(osm) if osm else paths_of_group("osm-central-hanoi", get_settings())
+    _build_network(build_graphs, paths, speeds, mode, "building road graphs", "building road graphs")
 
 
 @network_app.command("fetch")
 @domain_errors
 def network_fetch(
     place: Annotated[str, typer.Option(help="Place to fetch from Overpass, e.g. 'Hà Nội, Việt Nam'.")],
-    speeds: Annotated[Path | None, typer.Option(help="Speeds/access TOML; default data/network_speeds.toml.")] = None,
-    mode: Annotated[list[str] | None, typer.Option(help="Only these modes (walk, motorbike, car).")] = None,
+    speeds: SpeedsOption = None,
+    mode: ModesOption = None,
 ) -> None:
     """Fetch the road network of a place with osmnx (needs internet) and save each mode's graph."""
-    from geo.network import MODES, build_from_place
+    from geo.network import build_from_place
 
-    settings = get_settings()
-    with out.status(f"fetching {place} from Overpass") as status:
-        manifest = build_from_place(
-            place,
-            settings.network_dir,
-            speeds_path=speeds or settings.network_speeds,
-            modes=mode or MODES,
-            progress=lambda msg: status.update(f"fetching: {msg}"),
-        )
-    _network_report(manifest)
+    _build_network(build_from_place, place, speeds, mode, f"fetching {place} from Overpass", "fetching")
 
 
 # ---------------------------------------------------------------------------------------------- serve

@@ -19,7 +19,6 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,20 +27,12 @@ import pyproj
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 mirror = ROOT.parent / "shared" / "data" / "mirror"
 if "GANDAN_DATA_MIRROR" not in os.environ and mirror.is_dir():
     os.environ["GANDAN_DATA_MIRROR"] = str(mirror)
 
 TARGET_S = 5.0
-
-
-def _best(fn: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _naive_straight(engine, facilities) -> pd.DataFrame:  # type: ignore[no-untyped-def]
@@ -88,6 +79,8 @@ def run(argv: list[str]) -> None:
     parser.add_argument("--network-dir", type=Path, default=None, help="default: the settings' network folder")
     args = parser.parse_args([a for a in argv if a != "--"])
 
+    from bench import timed
+
     from geo.coverage import CoverageEngine, today_facilities
     from geo.errors import IndexNotBuilt
     from geo.index import read_index
@@ -116,8 +109,8 @@ def run(argv: list[str]) -> None:
         engine._cache.clear()
         engine.run(proc, mode, threshold, compare=compare)
 
-    one = _best(warm, args.repeat)
-    both = _best(lambda: warm("before_after"), args.repeat)
+    one = timed(warm, args.repeat)
+    both = timed(lambda: warm("before_after"), args.repeat)
     today = today_facilities(index, proc)
     start = time.perf_counter()
     naive = _naive_straight(engine, today)
@@ -151,7 +144,7 @@ def run(argv: list[str]) -> None:
             e._cache.clear()
             e.run(proc, m, args.minutes, compare="before_after")
 
-        warm_s = _best(warm_net, args.repeat)
+        warm_s = timed(warm_net, args.repeat)
         d = eng.demand
         on = model.snapped
         net.cache_clear()

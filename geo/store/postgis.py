@@ -62,7 +62,8 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -388,6 +389,24 @@ def _reason(exc: BaseException) -> str:
     return text[0] if text else type(orig).__name__
 
 
+def _unavailable(exc: BaseException) -> BackendUnavailable:
+    """The error a query answers with when the database cannot serve it."""
+    return BackendUnavailable(f"the PostGIS database is unavailable: {_reason(exc)}")
+
+
+@contextmanager
+def _one_shot_engine(url: str | URL, failure: str) -> Iterator[Engine]:
+    """An unpooled engine on ``url``, disposed at the end; a database error becomes `BackendUnavailable`
+    saying ``failure: <reason>``."""
+    engine = sa.create_engine(engine_url(url), poolclass=NullPool)
+    try:
+        yield engine
+    except DBAPIError as exc:
+        raise BackendUnavailable(f"{failure}: {_reason(exc)}") from exc
+    finally:
+        engine.dispose()
+
+
 # =============================================================================================== migrations
 def alembic_config(connection: Connection | None = None, url: str | URL | None = None) -> Any:
     """An Alembic `Config` for the packaged migrations (no ``alembic.ini`` needed).
@@ -418,14 +437,8 @@ def migrate(target: str | URL | Connection, revision: str = "head") -> None:
     if isinstance(target, Connection):
         command.upgrade(alembic_config(connection=target), revision)
         return
-    engine = sa.create_engine(engine_url(target), poolclass=NullPool)
-    try:
-        with engine.begin() as conn:
-            command.upgrade(alembic_config(connection=conn), revision)
-    except DBAPIError as exc:
-        raise BackendUnavailable(f"cannot migrate the database: {_reason(exc)}") from exc
-    finally:
-        engine.dispose()
+    with _one_shot_engine(target, "cannot migrate the database") as engine, engine.begin() as conn:
+        command.upgrade(alembic_config(connection=conn), revision)
 
 
 # =============================================================================================== loading
@@ -535,36 +548,33 @@ def load_index(index: Index, database_url: str | URL, *, migrate_schema: bool = 
         raise BackendUnavailable("the index manifest names no boundary set; rebuild it with `gandan build`")
     load_id = uuid.uuid4()
     prepared = {layer.name: _layer_rows(layer, getattr(index, layer.name), boundary_set) for layer in LAYERS}
-    engine = sa.create_engine(engine_url(database_url), poolclass=NullPool)
-    try:
-        with engine.begin() as conn:
-            # Two loads at once would each delete and insert: serialise them.
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOAD_LOCK_KEY)))
-            if migrate_schema:
-                migrate(conn)
-            conn.execute(sa.delete(BoundarySet).where(BoundarySet.id == boundary_set))
-            conn.execute(
-                sa.insert(BoundarySet).values(
-                    id=boundary_set,
-                    title=index.manifest.get("boundary_title"),
-                    built_at=index.manifest.get("built_at"),
-                    loaded_at=datetime.now(UTC),
-                    load_id=load_id,
-                    manifest=_jsonable(index.manifest),
-                    layout={name: layout for name, (_, layout) in prepared.items()},
-                )
+    with (
+        _one_shot_engine(database_url, "loading into the database failed, nothing changed") as engine,
+        engine.begin() as conn,
+    ):
+        # Two loads at once would each delete and insert: serialise them.
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOAD_LOCK_KEY)))
+        if migrate_schema:
+            migrate(conn)
+        conn.execute(sa.delete(BoundarySet).where(BoundarySet.id == boundary_set))
+        conn.execute(
+            sa.insert(BoundarySet).values(
+                id=boundary_set,
+                title=index.manifest.get("boundary_title"),
+                built_at=index.manifest.get("built_at"),
+                loaded_at=datetime.now(UTC),
+                load_id=load_id,
+                manifest=_jsonable(index.manifest),
+                layout={name: layout for name, (_, layout) in prepared.items()},
             )
-            for layer in LAYERS:
-                rows = prepared[layer.name][0]
-                if rows:
-                    conn.execute(sa.insert(layer.table), rows)
-            parts = _insert_service_area(conn, boundary_set)
-            # Fresh planner statistics, so the first queries after a load already walk the GiST indexes.
-            conn.execute(_Analyze(*Base.metadata.sorted_tables))
-    except DBAPIError as exc:
-        raise BackendUnavailable(f"loading into the database failed, nothing changed: {_reason(exc)}") from exc
-    finally:
-        engine.dispose()
+        )
+        for layer in LAYERS:
+            rows = prepared[layer.name][0]
+            if rows:
+                conn.execute(sa.insert(layer.table), rows)
+        parts = _insert_service_area(conn, boundary_set)
+        # Fresh planner statistics, so the first queries after a load already walk the GiST indexes.
+        conn.execute(_Analyze(*Base.metadata.sorted_tables))
     return LoadReport(
         boundary_set=boundary_set,
         load_id=load_id,
@@ -632,14 +642,11 @@ def _read_index(conn: Connection, boundary_set: str | None) -> tuple[Index, uuid
 
 def read_stored_index(database_url: str | URL, boundary_set: str | None = None) -> Index:
     """The index stored in the database (default: the boundary set loaded last), as `geo.index.read_index` gives it."""
-    engine = sa.create_engine(engine_url(database_url), poolclass=NullPool)
-    try:
-        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
-            return _read_index(conn, boundary_set)[0]
-    except DBAPIError as exc:
-        raise BackendUnavailable(f"cannot read the index from the database: {_reason(exc)}") from exc
-    finally:
-        engine.dispose()
+    with (
+        _one_shot_engine(database_url, "cannot read the index from the database") as engine,
+        engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn,
+    ):
+        return _read_index(conn, boundary_set)[0]
 
 
 # =============================================================================================== statements
@@ -866,9 +873,9 @@ class PostgisBackend:
                 if exc.connection_invalidated and attempt == 1:
                     log.warning("database connection lost (%s); retrying on a fresh one", _reason(exc))
                     continue
-                raise BackendUnavailable(f"the PostGIS database is unavailable: {_reason(exc)}") from exc
+                raise _unavailable(exc) from exc
             except SQLAlchemyError as exc:  # pool exhausted and timed out, ...
-                raise BackendUnavailable(f"the PostGIS database is unavailable: {_reason(exc)}") from exc
+                raise _unavailable(exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _read_reference(self, boundary_set: str | None) -> _Reference:
@@ -876,7 +883,7 @@ class PostgisBackend:
             with self.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
                 index, load_id = _read_index(conn, boundary_set)
         except DBAPIError as exc:
-            raise BackendUnavailable(f"the PostGIS database is unavailable: {_reason(exc)}") from exc
+            raise _unavailable(exc) from exc
         return _Reference.from_index(index, load_id)
 
     def _refresh(self, seen_load_id: uuid.UUID | None) -> None:

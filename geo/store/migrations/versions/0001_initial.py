@@ -39,6 +39,16 @@ def _set_fk(table: str) -> sa.ForeignKeyConstraint:
     )
 
 
+def _layer_fk(table: str, column: str, parent: str, parent_key: str) -> sa.ForeignKeyConstraint:
+    """``(boundary_set, column)`` of ``table`` → ``(boundary_set, parent_key)`` of ``parent``, deleted with it."""
+    return sa.ForeignKeyConstraint(
+        ["boundary_set", column],
+        [f"{parent}.boundary_set", f"{parent}.{parent_key}"],
+        ondelete="CASCADE",
+        name=f"fk_{table}_boundary_set_{column}_{parent}",
+    )
+
+
 def _texts(*names: str) -> list[sa.Column]:
     return [sa.Column(name, sa.Text, nullable=True) for name in names]
 
@@ -158,18 +168,8 @@ def upgrade() -> None:
         _extra(),
         sa.PrimaryKeyConstraint("boundary_set", "legacy_code", "new_code", name="pk_crosswalk"),
         _set_fk("crosswalk"),
-        sa.ForeignKeyConstraint(
-            ["boundary_set", "legacy_code"],
-            ["legacy_units.boundary_set", "legacy_units.code"],
-            ondelete="CASCADE",
-            name="fk_crosswalk_boundary_set_legacy_code_legacy_units",
-        ),
-        sa.ForeignKeyConstraint(
-            ["boundary_set", "new_code"],
-            ["communes.boundary_set", "communes.code"],
-            ondelete="CASCADE",
-            name="fk_crosswalk_boundary_set_new_code_communes",
-        ),
+        _layer_fk("crosswalk", "legacy_code", "legacy_units", "code"),
+        _layer_fk("crosswalk", "new_code", "communes", "code"),
     )
     op.create_index("ix_crosswalk_boundary_set_new_code", "crosswalk", ["boundary_set", "new_code"])
     op.create_table(
@@ -182,18 +182,8 @@ def upgrade() -> None:
         # Leads with the procedure: the KNN join probes (boundary_set, procedure_code, point_id).
         sa.PrimaryKeyConstraint("boundary_set", "procedure_code", "point_id", name="pk_capabilities"),
         _set_fk("capabilities"),
-        sa.ForeignKeyConstraint(
-            ["boundary_set", "point_id"],
-            ["service_points.boundary_set", "service_points.id"],
-            ondelete="CASCADE",
-            name="fk_capabilities_boundary_set_point_id_service_points",
-        ),
-        sa.ForeignKeyConstraint(
-            ["boundary_set", "procedure_code"],
-            ["procedures.boundary_set", "procedures.code"],
-            ondelete="CASCADE",
-            name="fk_capabilities_boundary_set_procedure_code_procedures",
-        ),
+        _layer_fk("capabilities", "point_id", "service_points", "id"),
+        _layer_fk("capabilities", "procedure_code", "procedures", "code"),
     )
     op.create_index("ix_capabilities_boundary_set_point_id", "capabilities", ["boundary_set", "point_id"])
     op.create_table(
