@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy import ndimage
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import DataProblem, DataValidationError, NotFound
@@ -318,20 +320,74 @@ def load_boundary_set(set_id: str | None = None, settings: Settings | None = Non
 
 
 class CommuneLocator:
-    """Answer ``commune_at(lon, lat)`` quickly with an STRtree over the commune polygons."""
+    """Answer ``commune_at(lon, lat)`` quickly: a raster of cells that one commune fills, then an STRtree.
 
-    def __init__(self, communes: gpd.GeoDataFrame) -> None:
+    Parameters
+    ----------
+    communes
+        The commune polygons (EPSG:4326).
+    cell_deg
+        Side of a raster cell in degrees (0.001° is about 110 m in Hanoi).
+
+    Notes
+    -----
+    A cell that no commune border crosses lies wholly in one face of the map, so the commune at its
+    centre (by the same rule as `commune_at`) is the commune at every point of it; such a cell answers with
+    two multiplications and a list lookup. Cells a border may cross (their box, padded by a hair so that
+    float rounding at a cell edge cannot matter, meets the bounding box of a border segment) and cells
+    outside every commune are -1 and take the exact STRtree path.
+    """
+
+    def __init__(self, communes: gpd.GeoDataFrame, cell_deg: float = 0.0005) -> None:
         self.communes = communes.reset_index(drop=True)
         self._geoms = self.communes.geometry.to_numpy()
         self._tree = shapely.STRtree(self._geoms)
         self._codes = self.communes["code"].to_numpy()
         self.outline: BaseGeometry = shapely.union_all(self._geoms)
+        self._raster_cells(cell_deg)
+
+    def _raster_cells(self, cell: float) -> None:
+        minx, miny, maxx, maxy = (float(v) for v in self.communes.total_bounds) if len(self._geoms) else (0, 0, 0, 0)
+        nx, ny = max(1, int(np.ceil((maxx - minx) / cell))), max(1, int(np.ceil((maxy - miny) / cell)))
+        self._x0, self._y0, self._inv_cell, self._nx, self._ny = minx, miny, 1.0 / cell, nx, ny
+        cells = np.full((ny, nx), -1, dtype=np.int64)
+        crossed = np.zeros((ny + 1, nx + 1), dtype=bool)
+        borders = shapely.segmentize(shapely.boundary(self._geoms[shapely.area(self._geoms) > 0]), cell / 2)
+        coords, line = shapely.get_coordinates(borders, return_index=True)
+        same = line[1:] == line[:-1]
+        a, b = coords[:-1][same], coords[1:][same]
+        pad = 1e-9 * self._inv_cell
+        j0 = np.floor((np.minimum(a[:, 0], b[:, 0]) - minx) * self._inv_cell - pad).astype(np.int64)
+        j1 = np.floor((np.maximum(a[:, 0], b[:, 0]) - minx) * self._inv_cell + pad).astype(np.int64)
+        i0 = np.floor((np.minimum(a[:, 1], b[:, 1]) - miny) * self._inv_cell - pad).astype(np.int64)
+        i1 = np.floor((np.maximum(a[:, 1], b[:, 1]) - miny) * self._inv_cell + pad).astype(np.int64)
+        # Segments no longer than half a cell: the box of each spans at most two cells either way.
+        for di in (0, 1):
+            for dj in (0, 1):
+                keep = (i0 + di <= i1) & (j0 + dj <= j1)
+                crossed[np.clip(i0[keep] + di, 0, ny), np.clip(j0[keep] + dj, 0, nx)] = True
+        # Free cells that touch side by side lie in the same face: one centre per connected run answers for all.
+        runs, n_runs = ndimage.label(~crossed[:ny, :nx])
+        if n_runs:
+            first = np.unique(runs.ravel(), return_index=True)[1][1:]
+            i, j = np.divmod(first, nx)
+            commune_of_run = np.concatenate([[-1], self.communes_at(minx + (j + 0.5) * cell, miny + (i + 0.5) * cell)])
+            cells = commune_of_run[runs]
+        self._cells = array("i", cells.ravel().astype(np.int32).tobytes())
 
     def commune_at(self, lon: float, lat: float) -> int | None:
         """Return the row position of the commune that covers the point, or None outside every commune.
 
         A point on a shared border belongs to the unit with the smallest code, so answers are deterministic.
         """
+        j = (lon - self._x0) * self._inv_cell
+        i = (lat - self._y0) * self._inv_cell
+        if 0 <= j < self._nx and 0 <= i < self._ny:  # false for NaN too
+            row = self._cells[int(i) * self._nx + int(j)]
+            if row >= 0:
+                return row
+        if not (np.isfinite(lon) and np.isfinite(lat)):
+            return None
         hits = self._tree.query(shapely.Point(lon, lat), predicate="covered_by")
         if len(hits) == 0:
             return None

@@ -7,6 +7,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pytest
+import shapely
 from shapely.geometry import Polygon, box
 
 from geo.boundaries import CommuneLocator, boundary_set_ids, load_boundary_set, validate_communes
@@ -157,6 +158,53 @@ def test_commune_at_vectorised_agrees(hanoi) -> None:
     single = [locator.commune_at(x, y) for x, y in zip(lon, lat, strict=True)]
     assert [(-1 if s is None else s) for s in single] == batch.tolist()
     assert (batch >= 0).sum() > 100
+
+
+def _agrees_with_the_tree(locator: CommuneLocator, lon: np.ndarray, lat: np.ndarray) -> None:
+    """The raster-first `commune_at` gives the STRtree's answer (`communes_at`) at every point."""
+    single = [locator.commune_at(x, y) for x, y in zip(lon.tolist(), lat.tolist(), strict=True)]
+    assert [(-1 if s is None else s) for s in single] == locator.communes_at(lon, lat).tolist()
+
+
+def test_commune_at_is_exact_on_and_near_borders(hanoi) -> None:
+    locator = CommuneLocator(hanoi.communes)
+    rng = np.random.default_rng(11)
+    border = shapely.get_coordinates(shapely.boundary(hanoi.communes.geometry.to_numpy()))
+    pick = border[rng.choice(len(border), 4000, replace=False)]
+    mids = (border[:-1] + border[1:])[rng.choice(len(border) - 1, 2000, replace=False)] / 2
+    for scale in (0.0, 1e-9, 1e-7, 1e-5, 3e-4):  # on the border, a hair off it, and up to ~30 m off it
+        for points in (pick, mids):
+            moved = points + rng.normal(0, scale, points.shape)
+            _agrees_with_the_tree(locator, moved[:, 0], moved[:, 1])
+    # On raster cell edges: where rounding picks the cell.
+    minx, miny = hanoi.communes.total_bounds[:2]
+    edges_x = minx + np.arange(0, 1500) * 0.0005
+    _agrees_with_the_tree(locator, edges_x, np.full(len(edges_x), 21.0287))
+    _agrees_with_the_tree(locator, np.full(1500, 105.8522), miny + np.arange(0, 1500) * 0.0005)
+
+
+def test_commune_at_with_enclave_and_tolerated_overlap() -> None:
+    # An enclave (a unit inside another's hole) and two units that overlap by a sliver: the tie rule
+    # (smallest code) must hold inside the raster cells as on the exact path.
+    outer = Polygon(
+        [(105.80, 21.00), (105.83, 21.00), (105.83, 21.03), (105.80, 21.03)],
+        holes=[[(105.81, 21.01), (105.82, 21.01), (105.82, 21.02), (105.81, 21.02)]],
+    )
+    enclave = box(105.81, 21.01, 105.82, 21.02)
+    overlapping = box(105.8299, 21.00, 105.85, 21.03)
+    units = _units([outer, enclave, overlapping], codes=["00003", "00002", "00001"])
+    locator = CommuneLocator(units)
+    rng = np.random.default_rng(3)
+    lon, lat = rng.uniform(105.795, 105.855, 20_000), rng.uniform(20.995, 21.035, 20_000)
+    _agrees_with_the_tree(locator, lon, lat)
+    assert locator.communes["code"][locator.commune_at(105.815, 21.015)] == "00002"
+    assert locator.communes["code"][locator.commune_at(105.82995, 21.015)] == "00001"
+
+
+def test_commune_at_refuses_nothing_and_finds_nothing_for_non_finite(hanoi) -> None:
+    locator = CommuneLocator(hanoi.communes)
+    for lon, lat in ((float("nan"), 21.0), (105.85, float("inf")), (float("-inf"), float("nan"))):
+        assert locator.commune_at(lon, lat) is None
 
 
 def test_sets_are_declared_as_data(settings: Settings) -> None:
