@@ -5,13 +5,14 @@ query time (open 0, unknown 1, closed 2) and the key ``(class, distance_m rounde
 the first ``k`` keys win. So open places come first, and when nothing is open the nearest places come
 back with their next opening.
 
-Speed comes from a KD-tree per procedure on UTM 48N coordinates: a query takes a few nearest candidates
-from the tree, measures their geodesic (WGS 84) distances, and stops as soon as no point farther out in
-the tree can change the answer. In Hanoi the UTM scale factor is below 1, so a geodesic distance is never
-shorter than the projected one; that bound is what makes the early stop exact.
+A query orders the capable points of its procedure by ``(class, projected distance)`` on UTM 48N
+coordinates (a numpy scan for the small sets Hanoi has, a KD-tree past `SCAN_MAX_POINTS`), measures the
+geodesic (WGS 84) distance of the first few, and stops as soon as no point further down can change the
+answer. In Hanoi the UTM scale factor is below 1, so a geodesic distance is never shorter than the
+projected one; that bound is what makes the early stop exact.
 
 The pieces both backends share live here as functions: `rank_nearest` (the growing-batch loop with the
-exact stop, fed by a backend's own candidate source: the KD-tree here, a KNN query in
+exact stop, fed by a backend's own candidate source: the scan or KD-tree here, a KNN query in
 `geo.store.postgis`), `PointStates` (opening states per distinct hours string), `check_location` and
 `build_result`.
 """
@@ -38,6 +39,7 @@ from geo.registry import find_procedure
 
 __all__ = [
     "MAX_ENGINE_K",
+    "SCAN_MAX_POINTS",
     "STATE_RANK",
     "Candidates",
     "Finder",
@@ -47,6 +49,7 @@ __all__ = [
     "build_result",
     "check_k",
     "check_location",
+    "rank_key",
     "rank_keys",
     "rank_nearest",
 ]
@@ -58,13 +61,19 @@ MAX_ENGINE_K = 1000
 NO_CAPABLE_POINT_NOTE = "no service point in Hanoi handles this procedure in person"
 # Geodesic distance / UTM-48N distance is >= 0.9996**-1 > 1 inside Hanoi; 0.999 leaves ample margin.
 _GEODESIC_OVER_PROJECTED_MIN = 0.999
+# Below this many capable points a numpy scan beats a KD-tree query (scripts/bench.py nearest --scan-sweep).
+SCAN_MAX_POINTS = 512
+# pyproj answers one pair without array set-up in about 1/20 of an array call: loop up to this many.
+_SCALAR_GEODESIC_MAX = 32
+# Sort key stride that puts every class before the next (Hanoi distances are far below 1e7 m).
+_CLASS_STRIDE_M = 1e7
 _GEOD = pyproj.Geod(ellps="WGS84")
 _TO_METRIC = pyproj.Transformer.from_crs("EPSG:4326", METRIC_CRS, always_xy=True)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Match:
-    """One ranked service point in an answer."""
+    """One ranked service point in an answer (not frozen: a frozen init costs 4× more on the hot path)."""
 
     row: int
     id: str
@@ -91,61 +100,78 @@ class NearestResult:
     notes: list[str] = field(default_factory=list)
 
 
+def rank_key(state_rank: int, distance_m: float, point_id: str) -> tuple[int, float, str]:
+    """The ranking key of one point: ``(state rank, distance rounded to 1 cm, id)``; the one rule of gandan."""
+    return (state_rank, round(distance_m, 2), point_id)
+
+
 def rank_keys(state_rank: np.ndarray, distance_m: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Order positions by ``(state rank, distance rounded to 1 cm, id)``; the one ranking rule of gandan."""
+    """Vectorised `rank_key`: positions in rank order."""
     return np.lexsort((ids, np.round(distance_m, 2), state_rank))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidates:
-    """One batch of nearest candidates from a backend, in the order its projected (UTM 48N) search gave them.
+    """One batch of nearest candidates from a backend.
 
     Attributes
     ----------
     rows
-        Row positions of the candidates in the backend's ``points``.
+        Row positions of the candidates in the backend's ``points``. All fields hold plain Python values
+        (lists), not numpy arrays: batches are small and the ranking sorts them in Python.
     state_rank
         Class of each candidate at the query time (`STATE_RANK`).
     distance_m
         Geodesic (WGS 84) distance of each candidate from the origin.
     ids
         Service point id of each candidate (the last ranking key).
-    frontier_m
-        Projected distance of the farthest candidate fetched: no point left out is projected nearer.
+    frontier_m, frontier_rank
+        What the batch left out: no capable point outside it has a class below ``frontier_rank``, nor the
+        class ``frontier_rank`` and a projected (UTM 48N) distance below ``frontier_m``. A search by
+        distance alone (KNN) leaves out points of any class: its ``frontier_rank`` is 0 (open).
     exhausted
         True when the batch holds every capable point (nothing was left out).
     """
 
-    rows: np.ndarray
-    state_rank: np.ndarray
-    distance_m: np.ndarray
-    ids: np.ndarray
+    rows: Sequence[int]
+    state_rank: Sequence[int]
+    distance_m: Sequence[float]
+    ids: Sequence[str]
     frontier_m: float
     exhausted: bool
+    frontier_rank: int = 0
 
 
-def rank_nearest(fetch: Callable[[int], Candidates], k: int, open_only: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The exact top ``k`` by `rank_keys`, from candidate batches of growing size: ``(rows, distance_m)``.
+def rank_nearest(
+    fetch: Callable[[int], Candidates], k: int, open_only: bool, first: int | None = None
+) -> tuple[list[int], list[float]]:
+    """The exact top ``k`` by `rank_key`, from candidate batches of growing size: ``(rows, distance_m)``.
 
-    ``fetch(n)`` returns the ``n`` capable points nearest the origin by projected distance (fewer, with
-    ``exhausted``, when there are no more). Batches grow fourfold until the answer is exact: the ``k``-th
-    key is already "open" and geodesically nearer than any point left out can be, whose geodesic distance
-    is at least its projected one (times a margin below the UTM scale factor), or nothing was left out.
+    ``fetch(n)`` returns ``n`` candidates (fewer, with ``exhausted``, when there are no more), the first
+    ``first`` (default ``max(2 k, 8)``) at the first call. Batches grow fourfold until no point left out
+    can enter the answer: its class is worse than the ``k``-th key's, or the same and its geodesic distance,
+    at least its projected one times a margin below the UTM scale factor, is longer; with ``open_only``,
+    also when no open point is left out.
     """
-    want = max(2 * k, 8)
+    want = first if first is not None else max(2 * k, 8)
+    open_rank = STATE_RANK["open"]
     while True:
         batch = fetch(want)
-        rows, ranks, geo, ids = batch.rows, batch.state_rank, batch.distance_m, batch.ids
-        if open_only:
-            keep = ranks == STATE_RANK["open"]
-            rows, ranks, geo, ids = rows[keep], ranks[keep], geo[keep], ids[keep]
-        order = rank_keys(ranks, geo, ids)[:k]
-        if batch.exhausted:
-            return rows[order], geo[order]
-        bound = batch.frontier_m * _GEODESIC_OVER_PROJECTED_MIN
-        if len(order) == k and ranks[order[-1]] == STATE_RANK["open"] and geo[order[-1]] < bound:
-            return rows[order], geo[order]
+        keyed = sorted(
+            (rank_key(c, d, i), r, d)
+            for c, d, i, r in zip(batch.state_rank, batch.distance_m, batch.ids, batch.rows, strict=True)
+            if not open_only or c == open_rank
+        )[:k]
+        if batch.exhausted or (open_only and batch.frontier_rank > open_rank and len(keyed) < k):
+            break
+        if len(keyed) == k:
+            last_rank, last_cm = keyed[-1][0][:2]
+            # 1 cm of slack: the key compares distances rounded to the centimetre.
+            bound = batch.frontier_m * _GEODESIC_OVER_PROJECTED_MIN - 0.01
+            if last_rank < batch.frontier_rank or (last_rank == batch.frontier_rank and last_cm < bound):
+                break
         want *= 4
+    return [r for _, r, _ in keyed], [d for _, _, d in keyed]
 
 
 class PointStates:
@@ -163,20 +189,31 @@ class PointStates:
         text = pd.Series(list(hours), dtype=object).fillna("").astype(str).to_numpy()
         self.values, self.key = np.unique(text, return_inverse=True)
         self.calendar = calendar
+        self._ranks_of: dict[tuple[int, ...], np.ndarray] = {}
+        self._last: tuple[datetime, list[OpeningState], np.ndarray] | None = None
 
     def states_at(self, at: datetime) -> tuple[list[OpeningState], np.ndarray]:
         """The distinct states at ``at`` and each point's class rank (see `Finder.states_at`)."""
+        last = self._last
+        if last is not None and last[0] == at and last[0].utcoffset() is not None:  # a run of queries at one time
+            return last[1], last[2]
         at = ensure_aware(at)
         distinct = [opening_state(h or None, at, self.calendar) for h in self.values]
-        rank_of_key = np.array([STATE_RANK[s.state] for s in distinct], dtype=np.int8)
-        return distinct, rank_of_key[self.key]
+        classes = tuple(STATE_RANK[s.state] for s in distinct)
+        ranks = self._ranks_of.get(classes)
+        if ranks is None:  # one array per combination of classes: a handful over a year
+            ranks = np.array(classes, dtype=np.int8)[self.key]
+            ranks.setflags(write=False)
+            self._ranks_of[classes] = ranks
+        self._last = (at, distinct, ranks)
+        return distinct, ranks
 
     def state_of(self, row: int, at: datetime) -> OpeningState:
         """Opening state of the point at ``row``."""
         hours = self.values[self.key[row]]
         return opening_state(hours or None, ensure_aware(at), self.calendar)
 
-    def states_of(self, rows: np.ndarray, at: datetime) -> list[OpeningState]:
+    def states_of(self, rows: Sequence[int] | np.ndarray, at: datetime) -> list[OpeningState]:
         """Opening states of the points at ``rows`` only (each distinct hours string evaluated once)."""
         at = ensure_aware(at)
         seen: dict[int, OpeningState] = {}
@@ -224,9 +261,9 @@ def build_result(
     k: int,
     open_only: bool,
     procedure: dict[str, Any],
-    rows: np.ndarray,
-    distance_m: np.ndarray,
-    ids: np.ndarray,
+    rows: Sequence[int],
+    distance_m: Sequence[float],
+    ids: Sequence[str],
     states: Sequence[OpeningState],
     capable_count: int,
     origin_commune: dict[str, Any] | None,
@@ -249,6 +286,30 @@ def build_result(
         origin_commune=origin_commune,
         notes=notes,
     )
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """What a scan needs of one procedure at one combination of opening classes, prepared once."""
+
+    ranks: np.ndarray  # the class array it was made for (held so its id() stays unique)
+    rows: list[int]
+    rank: list[int]
+    xy: np.ndarray  # projected coordinates as x + iy: one subtraction and one abs() give the distances
+    class_offset_m: np.ndarray  # class × stride: sorting distance + offset sorts by (class, distance)
+    one_class: bool
+
+    @classmethod
+    def of(cls, capable: np.ndarray, xy: np.ndarray, ranks: np.ndarray) -> _Scan:
+        rank = ranks[capable]
+        return cls(
+            ranks=ranks,
+            rows=capable.tolist(),
+            rank=rank.tolist(),
+            xy=xy[capable, 0] + 1j * xy[capable, 1],
+            class_offset_m=rank * _CLASS_STRIDE_M,
+            one_class=len(set(rank.tolist())) <= 1,
+        )
 
 
 class Finder:
@@ -274,6 +335,10 @@ class Finder:
             for code, group in index.capabilities.groupby("procedure_code")
         }
         self._trees: dict[str, cKDTree] = {}
+        self._scan_of: dict[tuple[str, int], _Scan] = {}
+        self._id_list: list[str] = self.ids.tolist()
+        self._lon_list: list[float] = self.lon.tolist()
+        self._lat_list: list[float] = self.lat.tolist()
         self._procedure_by_query: dict[str, dict[str, Any]] = {
             str(code): dict(row) for code, row in self.procedures.iterrows()
         }
@@ -353,12 +418,15 @@ class Finder:
         open_only
             Return only places open at ``at``.
         """
-        self.check_location(lon, lat)
+        origin_commune = self.commune_at(lon, lat)
+        if origin_commune is None:  # inside a commune is inside the service area: only the rest needs the check
+            self.check_location(lon, lat)
         check_k(k)
         at = ensure_aware(at)
         proc = self.procedure(procedure)
         distinct, ranks = self.states_at(at)
         rows, dist = self._ranked(lon, lat, proc["code"], ranks, k, open_only)
+        key = self._states.key
         return build_result(
             lon=lon,
             lat=lat,
@@ -368,44 +436,83 @@ class Finder:
             procedure=proc,
             rows=rows,
             distance_m=dist,
-            ids=self.ids[rows],
-            states=[distinct[self._states.key[r]] for r in rows],
+            ids=[self._id_list[r] for r in rows],
+            states=[distinct[key[r]] for r in rows],
             capable_count=len(self.capable_rows(proc["code"])),
-            origin_commune=self.commune_at(lon, lat),
+            origin_commune=origin_commune,
         )
 
     def _ranked(
         self, lon: float, lat: float, code: str, ranks: np.ndarray, k: int, open_only: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[list[int], list[float]]:
         capable = self.capable_rows(code)
-        n = len(capable)
-        if n == 0:
-            return capable, np.empty(0)
+        if len(capable) == 0:
+            return [], []
         x, y = _TO_METRIC.transform(lon, lat)
+        if len(capable) > SCAN_MAX_POINTS:
+            fetch = self._tree_fetch(code, lon, lat, x, y, ranks)
+        else:
+            fetch = self._scan_fetch(code, lon, lat, x, y, ranks)
+        return rank_nearest(fetch, k, open_only, first=k + 1)
+
+    def _scan_fetch(
+        self, code: str, lon: float, lat: float, x: float, y: float, ranks: np.ndarray
+    ) -> Callable[[int], Candidates]:
+        """Candidates in ``(class, projected distance)`` order from one numpy pass over the capable points."""
+        scan = self._scan_of.get((code, id(ranks)))
+        if scan is None or scan.ranks is not ranks:
+            scan = self._scan_of[(code, id(ranks))] = _Scan.of(self.capable_rows(code), self.xy, ranks)
+        # Operators and methods, not np.abs / np.argsort: numpy's function dispatch costs more than the work here.
+        projected = abs(scan.xy - complex(x, y))
+        order = (projected if scan.one_class else projected + scan.class_offset_m).argsort(kind="stable")
+        capable, rank = scan.rows, scan.rank
+
+        def fetch(want: int) -> Candidates:
+            taken = order[:want].tolist()
+            rows = [capable[i] for i in taken]
+            last = taken[-1]
+            return Candidates(
+                rows=rows,
+                state_rank=[rank[i] for i in taken],
+                distance_m=self._geodesic(lon, lat, rows),
+                ids=[self._id_list[r] for r in rows],
+                frontier_m=float(projected[last]),
+                frontier_rank=rank[last],
+                exhausted=want >= len(capable),
+            )
+
+        return fetch
+
+    def _tree_fetch(
+        self, code: str, lon: float, lat: float, x: float, y: float, ranks: np.ndarray
+    ) -> Callable[[int], Candidates]:
+        """Candidates in projected distance order (any class) from the procedure's KD-tree."""
+        capable = self.capable_rows(code)
         tree = self._tree(code)
 
         def fetch(want: int) -> Candidates:
-            proj, pos = tree.query((x, y), k=min(n, want))
+            proj, pos = tree.query((x, y), k=min(len(capable), want))
             proj, pos = np.atleast_1d(proj), np.atleast_1d(pos)
-            rows = capable[pos]
+            rows = capable[pos].tolist()
             return Candidates(
                 rows=rows,
-                state_rank=ranks[rows],
+                state_rank=ranks[rows].tolist(),
                 distance_m=self._geodesic(lon, lat, rows),
-                ids=self.ids[rows],
+                ids=[self._id_list[r] for r in rows],
                 frontier_m=float(proj[-1]),
-                exhausted=want >= n,
+                exhausted=want >= len(capable),
             )
 
-        return rank_nearest(fetch, k, open_only)
+        return fetch
 
-    def _geodesic(self, lon: float, lat: float, rows: np.ndarray) -> np.ndarray:
-        if len(rows) == 0:
-            return np.empty(0)
-        _, _, dist = _GEOD.inv(
-            np.full(len(rows), lon), np.full(len(rows), lat), self.lon[rows], self.lat[rows]
-        )
-        return np.asarray(dist, dtype=float)
+    def _geodesic(self, lon: float, lat: float, rows: Sequence[int]) -> list[float]:
+        """Geodesic (WGS 84) distances from the origin to the points at ``rows``, metres."""
+        if len(rows) <= _SCALAR_GEODESIC_MAX:
+            inv, lons, lats = _GEOD.inv, self._lon_list, self._lat_list
+            return [inv(lon, lat, lons[r], lats[r])[2] for r in rows]
+        n = len(rows)
+        _, _, dist = _GEOD.inv(np.full(n, lon), np.full(n, lat), self.lon[rows], self.lat[rows])
+        return np.asarray(dist, dtype=float).tolist()
 
     def nearest_many(
         self,

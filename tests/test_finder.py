@@ -28,7 +28,8 @@ def brute_force(finder: Finder, lon: float, lat: float, code: str, at: datetime,
     keyed = []
     for r in rows:
         point = finder.points.iloc[r]
-        state = opening_state(point["opening_hours"] or None, at, finder.calendar).state
+        hours = point["opening_hours"]
+        state = opening_state(hours if isinstance(hours, str) and hours else None, at, finder.calendar).state
         if open_only and state != "open":
             continue
         _, _, d = GEOD.inv(lon, lat, point.geometry.x, point.geometry.y)
@@ -65,6 +66,19 @@ def origins(finder: Finder) -> np.ndarray:
 @settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), at=times, k=st.integers(1, 8), open_only=st.booleans())
 def test_nearest_equals_brute_force(finder: Finder, origins: np.ndarray, data, at, k, open_only) -> None:
+    lon, lat = origins[data.draw(st.integers(0, len(origins) - 1))]
+    code = data.draw(st.sampled_from(sorted(finder.procedures["code"])))
+    result = finder.nearest(float(lon), float(lat), code, at, k=k, open_only=open_only)
+    assert [m.id for m in result.matches] == brute_force(finder, lon, lat, code, at, k, open_only)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), at=times, k=st.integers(1, 8), open_only=st.booleans())
+def test_kd_tree_path_equals_brute_force(
+    finder: Finder, origins: np.ndarray, monkeypatch: pytest.MonkeyPatch, data, at, k, open_only
+) -> None:
+    # Hanoi's capable sets are small enough for the numpy scan; larger sets go through the KD-tree.
+    monkeypatch.setattr("geo.finder.SCAN_MAX_POINTS", 0)
     lon, lat = origins[data.draw(st.integers(0, len(origins) - 1))]
     code = data.draw(st.sampled_from(sorted(finder.procedures["code"])))
     result = finder.nearest(float(lon), float(lat), code, at, k=k, open_only=open_only)
@@ -186,3 +200,21 @@ def test_distance_is_geodesic_metres() -> None:
     _, _, expected = GEOD.inv(105.80, 21.005, 105.81, 21.005)
     assert result.matches[0].distance_m == pytest.approx(expected, abs=0.05)
     assert 1030 < result.matches[0].distance_m < 1045  # 0.01° of longitude at 21° N
+
+
+@pytest.mark.parametrize("scan_max", [0, 10_000])
+def test_crowded_ties_and_mixed_states_equal_brute_force(monkeypatch: pytest.MonkeyPatch, scan_max: int) -> None:
+    # 300 points on 40 spots (so projected distances tie and batches must grow), three kinds of hours.
+    rng = np.random.default_rng(5)
+    spots = np.column_stack([rng.uniform(105.80, 105.82, 40), rng.uniform(21.00, 21.01, 40)])
+    hours = [HOURS, "Mo-Fr 13:00-17:00", None]
+    points = [
+        (f"p{i:03d}", *spots[rng.integers(40)], hours[rng.integers(3)]) for i in rng.permutation(300)
+    ]
+    finder = Finder(tiny_index(points))
+    monkeypatch.setattr("geo.finder.SCAN_MAX_POINTS", scan_max)
+    at = datetime(2026, 3, 2, 9, 30, tzinfo=TZ)
+    for lon, lat in zip(rng.uniform(105.80, 105.82, 60), rng.uniform(21.00, 21.01, 60), strict=True):
+        for k, open_only in ((1, False), (3, True), (40, False), (60, True)):
+            got = [m.id for m in finder.nearest(lon, lat, "1.000001", at, k=k, open_only=open_only).matches]
+            assert got == brute_force(finder, lon, lat, "1.000001", at, k, open_only)

@@ -1037,23 +1037,23 @@ class PostgisBackend:
         def fetch(want: int) -> Candidates:
             rows = conn.execute(_KNN, {**params, "want": want}).all()
             try:
-                positions = np.array([ref.row_of[r.id] for r in rows], dtype=np.int64)
+                positions = [ref.row_of[r.id] for r in rows]
             except KeyError as exc:
                 raise _Stale from exc
             states = ref.states.states_of(positions, at)
             return Candidates(
                 rows=positions,
-                state_rank=np.array([STATE_RANK[s.state] for s in states], dtype=np.int8),
-                distance_m=np.array([r.distance_m for r in rows], dtype=float),
-                ids=ref.ids[positions],
+                state_rank=[STATE_RANK[s.state] for s in states],
+                distance_m=[float(r.distance_m) for r in rows],
+                ids=[str(r.id) for r in rows],
                 frontier_m=float(rows[-1].projected_m) if rows else math.inf,
                 exhausted=len(rows) < want or len(rows) >= capable_count,
             )
 
+        rows: list[int] = []
+        dist: list[float] = []
         if capable_count:
             rows, dist = rank_nearest(fetch, k, open_only)
-        else:
-            rows, dist = np.empty(0, dtype=np.int64), np.empty(0)
         return build_result(
             lon=lon,
             lat=lat,
@@ -1063,7 +1063,7 @@ class PostgisBackend:
             procedure=proc,
             rows=rows,
             distance_m=dist,
-            ids=ref.ids[rows],
+            ids=[str(i) for i in ref.ids[rows]],
             states=ref.states.states_of(rows, at),
             capable_count=capable_count,
             origin_commune=self._commune(located.get((lon, lat))),
