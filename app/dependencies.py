@@ -5,16 +5,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
+from urllib.parse import unquote_plus
 
 from fastapi import Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from geo.hours import TZ, parse_time
 from geo.service import Service
 
-__all__ = ["AtParam", "LatParam", "LonParam", "ServiceDep", "call_backend", "get_service", "resolve_at"]
+__all__ = [
+    "AtParam",
+    "LatParam",
+    "LonParam",
+    "ServiceDep",
+    "call_backend",
+    "get_service",
+    "parse_query",
+    "query_dict",
+    "query_openapi",
+    "resolve_at",
+]
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 async def get_service(request: Request) -> Service:
@@ -49,3 +64,56 @@ async def call_backend(service: Service, fn: Callable[..., T], *args: Any, **kwa
     if getattr(service.backend, "does_io", False):
         return await run_in_threadpool(fn, *args, **kwargs)
     return fn(*args, **kwargs)
+
+
+# FastAPI works out each declared parameter and sub-dependency afresh on every request (about 40 µs a
+# query parameter in FastAPI 0.165, more than the nearest query itself). The hot route takes only the
+# request, validates its whole query string with one pydantic-core call, and documents the parameters
+# through `query_openapi`.
+def parse_query(model: type[M], request: Request) -> M:
+    """The request's query string validated against ``model``.
+
+    Errors are raised as FastAPI's own `RequestValidationError` with ``("query", field)`` locations, so
+    they become the same problem+json as any other invalid parameter.
+    """
+    try:
+        return model.model_validate(query_dict(request.scope.get("query_string", b"")))
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+
+
+def query_dict(raw: bytes) -> dict[str, str]:
+    """A query string as ``{name: value}``, the last value of a repeated name winning.
+
+    The same answer as ``dict(starlette.datastructures.QueryParams(raw))`` (`urllib.parse.parse_qsl` with
+    blank values kept) in a third of the time: only the pairs with an escape are unquoted.
+    """
+    out: dict[str, str] = {}
+    for pair in raw.decode("latin-1").split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        if "%" in pair or "+" in pair:
+            name, value = unquote_plus(name, errors="replace"), unquote_plus(value, errors="replace")
+        out[name] = value
+    return out
+
+
+def query_openapi(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI ``parameters`` of a query model, for the ``openapi_extra`` of a route using `parse_query`."""
+    schema = model.model_json_schema()
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, prop in schema["properties"].items():
+        prop = {k: v for k, v in prop.items() if k not in ("title", "description")}
+        parameters.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": name in required,
+                "description": schema["properties"][name].get("description", ""),
+                "schema": prop,
+            }
+        )
+    return {"parameters": parameters}

@@ -14,6 +14,7 @@ __all__ = [
     "NearestCollection",
     "NearestFeature",
     "NearestProperties",
+    "NearestQuery",
     "Problem",
     "ProcedureOut",
 ]
@@ -49,6 +50,28 @@ class RouteGeometry(BaseModel):
 
     type: Literal["GeometryCollection"]
     geometries: list[dict[str, Any]]
+
+
+class NearestQuery(BaseModel):
+    """The query string of ``/v1/nearest`` (validated in one pydantic call, see `app.dependencies.query_model`)."""
+
+    lat: float = Field(description="Latitude, WGS 84 degrees (Hanoi: about 20.5 to 21.4).")
+    lon: float = Field(description="Longitude, WGS 84 degrees (Hanoi: about 105.2 to 106.1).")
+    procedure: str = Field(
+        description="Procedure code (1.001193) or name; diacritics optional.", min_length=1, max_length=200
+    )
+    at: str | None = Field(
+        default=None,
+        description="Time of the visit, ISO 8601 with offset (2026-03-02T09:30+07:00); default now in "
+        "Asia/Ho_Chi_Minh. A time without offset is refused.",
+        max_length=64,
+    )
+    k: int = Field(default=3, ge=1, le=50, description="How many places (1..50).")
+    mode: Literal["straight", "walk", "motorbike", "car"] = Field(
+        default="straight", description="straight (geodesic distance) or a road-network travel mode."
+    )
+    open_only: bool = Field(default=False, description="Only places open at `at`.")
+    route: bool = Field(default=False, description="Include the route as a LineString (network modes).")
 
 
 class NearestProperties(BaseModel):

@@ -650,6 +650,7 @@ def _hhmm(second: int) -> str:
     return f"{second // 3600:02d}:{second % 3600 // 60:02d}"
 
 
+@lru_cache(maxsize=4096)
 def _describe(day: _Day) -> str:
     spans = [
         f"{_hhmm(lo)}–{_hhmm(hi)}" + (" (chưa rõ)" if state == "unknown" else "")

@@ -7,7 +7,7 @@ time on the road network when a mode asks for it, and turns results into the Geo
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -55,6 +55,13 @@ def iso(value: datetime | None) -> str | None:
     """ISO 8601 with offset, to the minute when seconds are zero."""
     if value is None:
         return None
+    return _iso(value, value.utcoffset())
+
+
+# The same few opening and closing times recur in every answer of a day. The offset is part of the key:
+# equal datetimes in two zones are one key to a cache, but print differently.
+@lru_cache(maxsize=4096)
+def _iso(value: datetime, offset: timedelta | None) -> str:
     return value.isoformat(timespec="minutes" if value.second == 0 else "seconds")
 
 
@@ -246,59 +253,61 @@ class Service:
 
     # ----------------------------------------------------------------- GeoJSON
     def _point_records(self) -> list[dict[str, Any]]:
-        """Registry fields and geometry of every point, built once per points table (hot path of /v1/nearest)."""
+        """``id``, ``geometry`` and registry ``properties`` of every point, built once per points table.
+
+        Hot path of /v1/nearest: a feature starts as shallow copies of these.
+        """
         points = self.backend.points
         if self._records_of is not points:
             self._records = [
                 {
                     "id": str(p["id"]),
-                    "kind": str(p["kind"]),
-                    "name": str(p["name"]),
-                    "address": str(p["address"]),
-                    "commune": {"code": p.get("commune_code"), "name": p.get("commune_name")},
-                    "hours": p.get("opening_hours") or None,
-                    "hours_source": p.get("hours_source"),
-                    "location_precision": str(p["location_precision"]),
-                    "location_method": str(p["location_method"]),
-                    "source": p.get("source"),
                     "geometry": geometry_json(p.geometry),
+                    "properties": {
+                        "id": str(p["id"]),
+                        "kind": str(p["kind"]),
+                        "name": str(p["name"]),
+                        "address": str(p["address"]),
+                        "commune": {"code": p.get("commune_code"), "name": p.get("commune_name")},
+                        "hours": p.get("opening_hours") or None,
+                        "hours_source": p.get("hours_source"),
+                        "location_precision": str(p["location_precision"]),
+                        "location_method": str(p["location_method"]),
+                        "source": p.get("source"),
+                    },
                 }
                 for _, p in points.iterrows()
             ]
             self._records_of = points
         return self._records
 
-    def point_feature(self, row: int, at: datetime | None = None) -> dict[str, Any]:
-        """A service point as a GeoJSON Feature with its registry fields (and state at ``at``)."""
+    def point_feature(self, row: int, at: datetime | None = None, state: OpeningState | None = None) -> dict[str, Any]:
+        """A service point as a GeoJSON Feature with its registry fields (and ``state``, or its state at ``at``)."""
         record = self._point_records()[row]
-        props = {k: v for k, v in record.items() if k != "geometry"}
-        props["commune"] = dict(record["commune"])
+        props = record["properties"].copy()
+        props["commune"] = props["commune"].copy()
         if at is not None:
-            state = self.backend.state_of(row, at)
-            props.update(
-                state=state.state,
-                opens_at=iso(state.opens_at),
-                closes_at=iso(state.closes_at),
-                today=today_hours(record["hours"], at, getattr(self.backend, "calendar", None)),
-            )
-        return {"type": "Feature", "id": record["id"], "geometry": dict(record["geometry"]), "properties": props}
+            state = state or self.backend.state_of(row, at)
+            props["state"] = state.state
+            props["opens_at"] = iso(state.opens_at)
+            props["closes_at"] = iso(state.closes_at)
+            props["today"] = today_hours(props["hours"], at, getattr(self.backend, "calendar", None))
+        return {"type": "Feature", "id": record["id"], "geometry": record["geometry"].copy(), "properties": props}
 
     def to_feature_collection(self, result: NearestResult) -> dict[str, Any]:
         """The ``/v1/nearest`` GeoJSON FeatureCollection for a result, features in rank order."""
+        proc = result.procedure
         features = []
         for rank, match in enumerate(result.matches, start=1):
-            feature = self.point_feature(match.row, result.at)
+            feature = self.point_feature(match.row, result.at, match.state)
             props = feature["properties"]
             props.update(
                 rank=rank,
                 distance_m=match.distance_m,
                 travel_time_s=match.travel_time_s,
                 cost_basis=match.cost_basis,
-                state=match.state.state,
-                opens_at=iso(match.state.opens_at),
-                closes_at=iso(match.state.closes_at),
-                state_reason=getattr(match.state, "reason", None),
-                qualifies=_qualifies(result.procedure, props["kind"]),
+                state_reason=match.state.reason,
+                qualifies=_qualifies(proc["code"], proc["name"], proc.get("boundary_free"), props["kind"]),
             )
             if match.route is not None:
                 feature["geometry"] = {
@@ -312,7 +321,6 @@ class Service:
                     ],
                 }
             features.append(feature)
-        proc = result.procedure
         collection: dict[str, Any] = {
             "type": "FeatureCollection",
             "features": features,
@@ -341,9 +349,10 @@ class Service:
         return collection
 
 
-def _qualifies(procedure: dict[str, Any], kind: str) -> str:
-    free = str(procedure.get("boundary_free") or "").lower()
-    reason = f"handles {procedure['code']} ({procedure['name']}) at a {kind.replace('_', ' ')}"
+@lru_cache(maxsize=4096)
+def _qualifies(code: str, name: str, boundary_free: Any, kind: str) -> str:
+    free = str(boundary_free or "").lower()
+    reason = f"handles {code} ({name}) at a {kind.replace('_', ' ')}"
     if free in ("yes", "pilot"):
         reason += "; boundary-free in Hanoi: any such location accepts it, whatever your residence"
     return reason

@@ -81,3 +81,16 @@ def test_unknown_mode_is_refused(service) -> None:
 
     with pytest.raises(InvalidParameter, match="mode='plane'"):
         service.nearest(105.8542, 21.0285, "1.001193", parse_time(AT), mode="plane")
+
+
+def test_iso_keeps_each_zone_offset_despite_its_cache() -> None:
+    from datetime import UTC, datetime
+
+    from geo.hours import TZ
+    from geo.service import iso
+
+    hanoi = datetime(2026, 3, 2, 9, 30, tzinfo=TZ)
+    assert iso(hanoi) == "2026-03-02T09:30+07:00"
+    assert iso(hanoi.astimezone(UTC)) == "2026-03-02T02:30+00:00"  # the same instant, another zone
+    assert iso(hanoi.replace(second=5)) == "2026-03-02T09:30:05+07:00"
+    assert iso(None) is None

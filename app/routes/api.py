@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Path, Query, Request
 
-from app.dependencies import AtParam, LatParam, LonParam, ServiceDep, call_backend, resolve_at
-from app.schemas import CommuneSummary, LocateResult, NearestCollection, Problem, ProcedureOut
+from app.dependencies import (
+    LatParam,
+    LonParam,
+    ServiceDep,
+    call_backend,
+    get_service,
+    parse_query,
+    query_openapi,
+    resolve_at,
+)
+from app.responses import GeoJSONResponse
+from app.schemas import CommuneSummary, LocateResult, NearestCollection, NearestQuery, Problem, ProcedureOut
 from geo.errors import NotFound
 from geo.registry import search_procedures
 from geo.service import commune_record, geometry_json
@@ -25,45 +34,33 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     422: {"model": Problem, "content": {"application/problem+json": {}}},
     503: {"model": Problem, "content": {"application/problem+json": {}}},
 }
-GEOJSON = "application/geo+json"
 
 
-@router.get("/nearest", response_model=NearestCollection, responses=PROBLEMS)
-async def nearest(
-    service: ServiceDep,
-    lat: LatParam,
-    lon: LonParam,
-    procedure: Annotated[
-        str,
-        Query(
-            description="Procedure code (1.001193) or name; diacritics optional.",
-            min_length=1,
-            max_length=200,
-        ),
-    ],
-    at: AtParam = None,
-    k: Annotated[int, Query(description="How many places (1..50).", ge=1, le=50)] = 3,
-    mode: Annotated[
-        Literal["straight", "walk", "motorbike", "car"],
-        Query(description="straight (geodesic distance) or a road-network travel mode."),
-    ] = "straight",
-    open_only: Annotated[bool, Query(description="Only places open at `at`.")] = False,
-    route: Annotated[bool, Query(description="Include the route as a LineString (network modes).")] = False,
-) -> JSONResponse:
+@router.get(
+    "/nearest",
+    response_model=NearestCollection,
+    responses=PROBLEMS,
+    response_class=GeoJSONResponse,
+    openapi_extra=query_openapi(NearestQuery),
+)
+async def nearest(request: Request) -> GeoJSONResponse:
     """The nearest places that handle a procedure, open ones first (GeoJSON FeatureCollection)."""
+    # Only the request, no declared parameters or dependencies: see `app.dependencies.parse_query`.
+    service = await get_service(request)
+    query = parse_query(NearestQuery, request)
     result = await call_backend(
         service,
         service.nearest,
-        lon=lon,
-        lat=lat,
-        procedure=procedure,
-        at=resolve_at(at),
-        k=k,
-        mode=mode,
-        open_only=open_only,
-        route=route,
+        lon=query.lon,
+        lat=query.lat,
+        procedure=query.procedure,
+        at=resolve_at(query.at),
+        k=query.k,
+        mode=query.mode,
+        open_only=query.open_only,
+        route=query.route,
     )
-    return JSONResponse(service.to_feature_collection(result), media_type=GEOJSON)
+    return GeoJSONResponse(service.to_feature_collection(result))
 
 
 def _procedure_out(row: pd.Series) -> dict[str, Any]:
@@ -115,7 +112,7 @@ async def communes(
 async def commune(
     service: ServiceDep,
     code: Annotated[str, Path(description="Official 5-digit code, e.g. 00004.", max_length=16)],
-) -> JSONResponse:
+) -> GeoJSONResponse:
     """One commune as a GeoJSON Feature with its polygon."""
     frame = service.backend.index.communes
     hit = frame[frame["code"] == code]
@@ -128,7 +125,7 @@ async def commune(
         "geometry": geometry_json(hit.geometry.iloc[0]),
         "properties": commune_record(row),
     }
-    return JSONResponse(feature, media_type=GEOJSON)
+    return GeoJSONResponse(feature)
 
 
 @router.get("/locate", response_model=LocateResult, responses=PROBLEMS)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 from typing import Annotated, Any, Literal
 
 import geopandas as gpd
@@ -12,6 +11,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from app.dependencies import ServiceDep
+from app.responses import GeoJSONResponse
 from geo.errors import InvalidParameter, NotFound
 from geo.service import geometry_json
 
@@ -229,7 +229,7 @@ def items(
         "numberReturned": len(features),
         "links": links,
     }
-    return Response(json.dumps(body, ensure_ascii=False), media_type="application/geo+json")
+    return GeoJSONResponse(body)
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature")
@@ -253,4 +253,4 @@ def item(
             for k, v in feature["properties"].items()
         )
         return _page(str(feature["properties"].get("name", feature_id)), f"<table>{rows}</table>")
-    return Response(json.dumps(feature, ensure_ascii=False), media_type="application/geo+json")
+    return GeoJSONResponse(feature)

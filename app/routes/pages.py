@@ -30,6 +30,7 @@ from folium.template import Template
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.dependencies import AtParam, ServiceDep, resolve_at
+from app.responses import GEOJSON, GeoJSONResponse
 from app.schemas import Problem
 from geo.errors import NotFound
 from geo.service import MODES, iso
@@ -42,7 +43,6 @@ router = APIRouter(tags=["pages"])
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 PAGES_URL = "/static/pages"
 PAGE_FILES = {"map.js": "text/javascript; charset=utf-8", "map.css": "text/css; charset=utf-8"}
-GEOJSON = "application/geo+json"
 COMMUNE_TOLERANCES = (10, 30, 100)  # metres; a short fixed list keeps the per-app cache bounded
 RESULTS_K = 3
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -429,4 +429,4 @@ def points_geojson(
         "at": iso(when),
         "procedure": code,
     }
-    return Response(json.dumps(body, ensure_ascii=False, default=str), media_type=GEOJSON)
+    return GeoJSONResponse(body)
