@@ -19,6 +19,7 @@ exact stop, fed by a backend's own candidate source: the scan or KD-tree here, a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +47,7 @@ __all__ = [
     "Match",
     "NearestResult",
     "PointStates",
+    "Ranked",
     "build_result",
     "check_k",
     "check_location",
@@ -55,6 +57,7 @@ __all__ = [
 ]
 
 STATE_RANK = {"open": 0, "unknown": 1, "closed": 2}
+_OPEN = STATE_RANK["open"]
 Mode = Literal["straight", "walk", "motorbike", "car"]
 SERVICE_AREA_BUFFER_M = 1_000.0
 MAX_ENGINE_K = 1000
@@ -67,6 +70,8 @@ SCAN_MAX_POINTS = 512
 _SCALAR_GEODESIC_MAX = 32
 # Sort key stride that puts every class before the next (Hanoi distances are far below 1e7 m).
 _CLASS_STRIDE_M = 1e7
+_NO_ROWS = np.empty(0, dtype=np.int64)
+_NO_ROWS.setflags(write=False)
 _GEOD = pyproj.Geod(ellps="WGS84")
 _TO_METRIC = pyproj.Transformer.from_crs("EPSG:4326", METRIC_CRS, always_xy=True)
 
@@ -110,21 +115,19 @@ def rank_keys(state_rank: np.ndarray, distance_m: np.ndarray, ids: np.ndarray) -
     return np.lexsort((ids, np.round(distance_m, 2), state_rank))
 
 
-@dataclass(frozen=True, slots=True)
+# One ranked candidate: (its `rank_key`, its row in the backend's points, its geodesic distance in metres).
+Ranked = tuple[tuple[int, float, str], int, float]
+
+
+@dataclass(slots=True)
 class Candidates:
     """One batch of nearest candidates from a backend.
 
     Attributes
     ----------
-    rows
-        Row positions of the candidates in the backend's ``points``. All fields hold plain Python values
-        (lists), not numpy arrays: batches are small and the ranking sorts them in Python.
-    state_rank
-        Class of each candidate at the query time (`STATE_RANK`).
-    distance_m
-        Geodesic (WGS 84) distance of each candidate from the origin.
-    ids
-        Service point id of each candidate (the last ranking key).
+    ranked
+        Each candidate as `(rank_key(...), row, distance_m)` (plain Python values: batches are small, sorted
+        in Python).
     frontier_m, frontier_rank
         What the batch left out: no capable point outside it has a class below ``frontier_rank``, nor the
         class ``frontier_rank`` and a projected (UTM 48N) distance below ``frontier_m``. A search by
@@ -133,10 +136,7 @@ class Candidates:
         True when the batch holds every capable point (nothing was left out).
     """
 
-    rows: Sequence[int]
-    state_rank: Sequence[int]
-    distance_m: Sequence[float]
-    ids: Sequence[str]
+    ranked: list[Ranked]
     frontier_m: float
     exhausted: bool
     frontier_rank: int = 0
@@ -144,8 +144,8 @@ class Candidates:
 
 def rank_nearest(
     fetch: Callable[[int], Candidates], k: int, open_only: bool, first: int | None = None
-) -> tuple[list[int], list[float]]:
-    """The exact top ``k`` by `rank_key`, from candidate batches of growing size: ``(rows, distance_m)``.
+) -> list[Ranked]:
+    """The exact top ``k`` by `rank_key`, from candidate batches of growing size, best first.
 
     ``fetch(n)`` returns ``n`` candidates (fewer, with ``exhausted``, when there are no more), the first
     ``first`` (default ``max(2 k, 8)``) at the first call. Batches grow fourfold until no point left out
@@ -154,24 +154,31 @@ def rank_nearest(
     also when no open point is left out.
     """
     want = first if first is not None else max(2 * k, 8)
-    open_rank = STATE_RANK["open"]
     while True:
         batch = fetch(want)
-        keyed = sorted(
-            (rank_key(c, d, i), r, d)
-            for c, d, i, r in zip(batch.state_rank, batch.distance_m, batch.ids, batch.rows, strict=True)
-            if not open_only or c == open_rank
-        )[:k]
-        if batch.exhausted or (open_only and batch.frontier_rank > open_rank and len(keyed) < k):
-            break
-        if len(keyed) == k:
-            last_rank, last_cm = keyed[-1][0][:2]
-            # 1 cm of slack: the key compares distances rounded to the centimetre.
-            bound = batch.frontier_m * _GEODESIC_OVER_PROJECTED_MIN - 0.01
-            if last_rank < batch.frontier_rank or (last_rank == batch.frontier_rank and last_cm < bound):
-                break
+        keyed = top_k(batch.ranked, k, open_only)
+        if settles(keyed, batch, k, open_only):
+            return keyed
         want *= 4
-    return [r for _, r, _ in keyed], [d for _, _, d in keyed]
+
+
+def top_k(entries: list[Ranked], k: int, open_only: bool) -> list[Ranked]:
+    """The ``k`` best entries of a batch (open ones only with ``open_only``), best first."""
+    if open_only:
+        entries = [e for e in entries if e[0][0] == _OPEN]
+    return sorted(entries)[:k]
+
+
+def settles(keyed: list[Ranked], batch: Candidates, k: int, open_only: bool) -> bool:
+    """True when no point ``batch`` left out can enter ``keyed``, its top ``k`` (the stop rule of `rank_nearest`)."""
+    if batch.exhausted:
+        return True
+    if len(keyed) < k:  # only when every point left out is filtered out
+        return open_only and batch.frontier_rank > _OPEN
+    last_rank, last_cm = keyed[-1][0][:2]
+    # 1 cm of slack: the key compares distances rounded to the centimetre.
+    bound = batch.frontier_m * _GEODESIC_OVER_PROJECTED_MIN - 0.01
+    return last_rank < batch.frontier_rank or (last_rank == batch.frontier_rank and last_cm < bound)
 
 
 class PointStates:
@@ -188,6 +195,7 @@ class PointStates:
     def __init__(self, hours: Sequence[str | None] | pd.Series, calendar: Calendar) -> None:
         text = pd.Series(list(hours), dtype=object).fillna("").astype(str).to_numpy()
         self.values, self.key = np.unique(text, return_inverse=True)
+        self.key_list: list[int] = self.key.tolist()
         self.calendar = calendar
         self._ranks_of: dict[tuple[int, ...], np.ndarray] = {}
         self._last: tuple[datetime, list[OpeningState], np.ndarray] | None = None
@@ -261,17 +269,15 @@ def build_result(
     k: int,
     open_only: bool,
     procedure: dict[str, Any],
-    rows: Sequence[int],
-    distance_m: Sequence[float],
-    ids: Sequence[str],
+    ranked: Sequence[Ranked],
     states: Sequence[OpeningState],
     capable_count: int,
     origin_commune: dict[str, Any] | None,
 ) -> NearestResult:
-    """A straight-line `NearestResult` from ranked rows (ids and states given per ranked row)."""
+    """A straight-line `NearestResult` from `rank_nearest`'s answer and the state of each ranked point."""
     matches = [
-        Match(row=int(r), id=str(i), distance_m=round(float(d), 1), state=s)
-        for r, d, i, s in zip(rows, distance_m, ids, states, strict=True)
+        Match(row=row, id=key[2], distance_m=round(d, 1), state=s)
+        for (key, row, d), s in zip(ranked, states, strict=True)
     ]
     notes = [NO_CAPABLE_POINT_NOTE] if capable_count == 0 else []
     return NearestResult(
@@ -290,26 +296,67 @@ def build_result(
 
 @dataclass(frozen=True)
 class _Scan:
-    """What a scan needs of one procedure at one combination of opening classes, prepared once."""
+    """One procedure's capable points at one combination of opening classes, laid out for a numpy scan.
+
+    Lists are in capable-row order; positions index all of them.
+    """
 
     ranks: np.ndarray  # the class array it was made for (held so its id() stays unique)
     rows: list[int]
     rank: list[int]
+    ids: list[str]
+    lon: list[float]
+    lat: list[float]
     xy: np.ndarray  # projected coordinates as x + iy: one subtraction and one abs() give the distances
     class_offset_m: np.ndarray  # class × stride: sorting distance + offset sorts by (class, distance)
     one_class: bool
 
     @classmethod
-    def of(cls, capable: np.ndarray, xy: np.ndarray, ranks: np.ndarray) -> _Scan:
+    def of(cls, capable: np.ndarray, finder: Finder, ranks: np.ndarray) -> _Scan:
         rank = ranks[capable]
         return cls(
             ranks=ranks,
             rows=capable.tolist(),
             rank=rank.tolist(),
-            xy=xy[capable, 0] + 1j * xy[capable, 1],
+            ids=finder.ids[capable].tolist(),
+            lon=finder.lon[capable].tolist(),
+            lat=finder.lat[capable].tolist(),
+            xy=finder.xy[capable, 0] + 1j * finder.xy[capable, 1],
             class_offset_m=rank * _CLASS_STRIDE_M,
             one_class=len(set(rank.tolist())) <= 1,
         )
+
+    def order(self, x: float, y: float) -> tuple[np.ndarray, np.ndarray]:
+        """Positions in ``(class, projected distance)`` order from (x, y), and the projected distances."""
+        # Operators and methods, not np.abs / np.argsort: numpy's function dispatch costs more than the work here.
+        projected = abs(self.xy - complex(x, y))
+        return (projected if self.one_class else projected + self.class_offset_m).argsort(kind="stable"), projected
+
+    def batch(self, lon: float, lat: float, order: np.ndarray, projected: np.ndarray, want: int) -> Candidates:
+        """The first ``want`` points of ``order`` with their geodesic distances from (lon, lat)."""
+        # One more than wanted is read, not measured: the first point left out is the frontier.
+        taken = order[: want + 1].tolist()
+        exhausted = len(taken) <= want
+        frontier = -1 if exhausted else taken.pop()
+        rank, ids, rows, lons, lats = self.rank, self.ids, self.rows, self.lon, self.lat
+        distances = _geodesic_from(lon, lat, [lons[i] for i in taken], [lats[i] for i in taken])
+        return Candidates(
+            ranked=[(rank_key(rank[i], d, ids[i]), rows[i], d) for i, d in zip(taken, distances, strict=True)],
+            frontier_m=math.inf if exhausted else float(projected[frontier]),
+            frontier_rank=len(STATE_RANK) if exhausted else rank[frontier],
+            exhausted=exhausted,
+        )
+
+
+def _geodesic_from(lon: float, lat: float, lons: Sequence[float], lats: Sequence[float]) -> list[float]:
+    """Geodesic (WGS 84) distances in metres from one origin to each point."""
+    n = len(lons)
+    if n <= _SCALAR_GEODESIC_MAX:
+        inv = _GEOD.inv
+        return [inv(lon, lat, x, y)[2] for x, y in zip(lons, lats, strict=True)]
+    to_lon, to_lat = np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
+    _, _, dist = _GEOD.inv(np.full(n, lon), np.full(n, lat), to_lon, to_lat)
+    return np.asarray(dist, dtype=float).tolist()
 
 
 class Finder:
@@ -363,7 +410,7 @@ class Finder:
 
     def capable_rows(self, code: str) -> np.ndarray:
         """Row positions of the service points that handle procedure ``code``."""
-        return self._capable.get(code, np.empty(0, dtype=np.int64))
+        return self._capable.get(code, _NO_ROWS)
 
     def commune_at(self, lon: float, lat: float) -> dict[str, Any] | None:
         """The commune (code, name, kind, ...) that covers the point, or None."""
@@ -424,9 +471,9 @@ class Finder:
         check_k(k)
         at = ensure_aware(at)
         proc = self.procedure(procedure)
-        distinct, ranks = self.states_at(at)
-        rows, dist = self._ranked(lon, lat, proc["code"], ranks, k, open_only)
-        key = self._states.key
+        distinct, ranks = self._states.states_at(at)
+        ranked = self._ranked(lon, lat, proc["code"], ranks, k, open_only)
+        key = self._states.key_list
         return build_result(
             lon=lon,
             lat=lat,
@@ -434,54 +481,32 @@ class Finder:
             k=k,
             open_only=open_only,
             procedure=proc,
-            rows=rows,
-            distance_m=dist,
-            ids=[self._id_list[r] for r in rows],
-            states=[distinct[key[r]] for r in rows],
+            ranked=ranked,
+            states=[distinct[key[row]] for _, row, _ in ranked],
             capable_count=len(self.capable_rows(proc["code"])),
             origin_commune=origin_commune,
         )
 
     def _ranked(
         self, lon: float, lat: float, code: str, ranks: np.ndarray, k: int, open_only: bool
-    ) -> tuple[list[int], list[float]]:
+    ) -> list[Ranked]:
         capable = self.capable_rows(code)
         if len(capable) == 0:
-            return [], []
+            return []
         x, y = _TO_METRIC.transform(lon, lat)
         if len(capable) > SCAN_MAX_POINTS:
-            fetch = self._tree_fetch(code, lon, lat, x, y, ranks)
-        else:
-            fetch = self._scan_fetch(code, lon, lat, x, y, ranks)
-        return rank_nearest(fetch, k, open_only, first=k + 1)
-
-    def _scan_fetch(
-        self, code: str, lon: float, lat: float, x: float, y: float, ranks: np.ndarray
-    ) -> Callable[[int], Candidates]:
-        """Candidates in ``(class, projected distance)`` order from one numpy pass over the capable points."""
+            return rank_nearest(self._tree_fetch(code, lon, lat, x, y, ranks), k, open_only)
         scan = self._scan_of.get((code, id(ranks)))
         if scan is None or scan.ranks is not ranks:
-            scan = self._scan_of[(code, id(ranks))] = _Scan.of(self.capable_rows(code), self.xy, ranks)
-        # Operators and methods, not np.abs / np.argsort: numpy's function dispatch costs more than the work here.
-        projected = abs(scan.xy - complex(x, y))
-        order = (projected if scan.one_class else projected + scan.class_offset_m).argsort(kind="stable")
-        capable, rank = scan.rows, scan.rank
-
-        def fetch(want: int) -> Candidates:
-            taken = order[:want].tolist()
-            rows = [capable[i] for i in taken]
-            last = taken[-1]
-            return Candidates(
-                rows=rows,
-                state_rank=[rank[i] for i in taken],
-                distance_m=self._geodesic(lon, lat, rows),
-                ids=[self._id_list[r] for r in rows],
-                frontier_m=float(projected[last]),
-                frontier_rank=rank[last],
-                exhausted=want >= len(capable),
-            )
-
-        return fetch
+            scan = self._scan_of[(code, id(ranks))] = _Scan.of(capable, self, ranks)
+        order, projected = scan.order(x, y)
+        # The scan knows the first point it leaves out, so k measured points usually settle the answer;
+        # rank_nearest takes over (with the same rule) only when they do not.
+        batch = scan.batch(lon, lat, order, projected, k)
+        keyed = top_k(batch.ranked, k, open_only)
+        if settles(keyed, batch, k, open_only):
+            return keyed
+        return rank_nearest(lambda want: scan.batch(lon, lat, order, projected, want), k, open_only, first=4 * k)
 
     def _tree_fetch(
         self, code: str, lon: float, lat: float, x: float, y: float, ranks: np.ndarray
@@ -494,25 +519,17 @@ class Finder:
             proj, pos = tree.query((x, y), k=min(len(capable), want))
             proj, pos = np.atleast_1d(proj), np.atleast_1d(pos)
             rows = capable[pos].tolist()
+            classes = ranks[rows].tolist()
+            distances = _geodesic_from(lon, lat, self.lon[rows], self.lat[rows])
             return Candidates(
-                rows=rows,
-                state_rank=ranks[rows].tolist(),
-                distance_m=self._geodesic(lon, lat, rows),
-                ids=[self._id_list[r] for r in rows],
+                ranked=[
+                    (rank_key(c, d, self._id_list[r]), r, d) for c, r, d in zip(classes, rows, distances, strict=True)
+                ],
                 frontier_m=float(proj[-1]),
                 exhausted=want >= len(capable),
             )
 
         return fetch
-
-    def _geodesic(self, lon: float, lat: float, rows: Sequence[int]) -> list[float]:
-        """Geodesic (WGS 84) distances from the origin to the points at ``rows``, metres."""
-        if len(rows) <= _SCALAR_GEODESIC_MAX:
-            inv, lons, lats = _GEOD.inv, self._lon_list, self._lat_list
-            return [inv(lon, lat, lons[r], lats[r])[2] for r in rows]
-        n = len(rows)
-        _, _, dist = _GEOD.inv(np.full(n, lon), np.full(n, lat), self.lon[rows], self.lat[rows])
-        return np.asarray(dist, dtype=float).tolist()
 
     def nearest_many(
         self,
@@ -580,11 +597,11 @@ class Finder:
             last_geo = np.where(in_class, picked_geo, -np.inf).max(axis=1)
             exact &= ~in_class.any(axis=1) | (last_geo < bound)
         for i in np.flatnonzero(~exact):
-            rows, dist = self._ranked(float(lons[i]), float(lats[i]), code, ranks, k, False)
+            ranked = self._ranked(float(lons[i]), float(lats[i]), code, ranks, k, False)
             out_ids[i, :] = ""
             out_dist[i, :] = np.nan
-            out_ids[i, : len(rows)] = self.ids[rows]
-            out_dist[i, : len(rows)] = dist
+            out_ids[i, : len(ranked)] = [key[2] for key, _, _ in ranked]
+            out_dist[i, : len(ranked)] = [d for _, _, d in ranked]
         return out_ids, out_dist
 
     @cached_property

@@ -97,6 +97,7 @@ from geo.finder import (
     build_result,
     check_k,
     check_location,
+    rank_key,
     rank_nearest,
 )
 from geo.hours import Calendar, OpeningState, ensure_aware
@@ -1042,18 +1043,15 @@ class PostgisBackend:
                 raise _Stale from exc
             states = ref.states.states_of(positions, at)
             return Candidates(
-                rows=positions,
-                state_rank=[STATE_RANK[s.state] for s in states],
-                distance_m=[float(r.distance_m) for r in rows],
-                ids=[str(r.id) for r in rows],
+                ranked=[
+                    (rank_key(STATE_RANK[s.state], float(r.distance_m), str(r.id)), pos, float(r.distance_m))
+                    for s, r, pos in zip(states, rows, positions, strict=True)
+                ],
                 frontier_m=float(rows[-1].projected_m) if rows else math.inf,
                 exhausted=len(rows) < want or len(rows) >= capable_count,
             )
 
-        rows: list[int] = []
-        dist: list[float] = []
-        if capable_count:
-            rows, dist = rank_nearest(fetch, k, open_only)
+        ranked = rank_nearest(fetch, k, open_only) if capable_count else []
         return build_result(
             lon=lon,
             lat=lat,
@@ -1061,10 +1059,8 @@ class PostgisBackend:
             k=k,
             open_only=open_only,
             procedure=proc,
-            rows=rows,
-            distance_m=dist,
-            ids=[str(i) for i in ref.ids[rows]],
-            states=ref.states.states_of(rows, at),
+            ranked=ranked,
+            states=ref.states.states_of([row for _, row, _ in ranked], at),
             capable_count=capable_count,
             origin_commune=self._commune(located.get((lon, lat))),
         )
