@@ -326,36 +326,38 @@ class _Scan:
             one_class=len(set(rank.tolist())) <= 1,
         )
 
-    def order(self, x: float, y: float) -> tuple[np.ndarray, np.ndarray]:
-        """Positions in ``(class, projected distance)`` order from (x, y), and the projected distances."""
-        # Operators and methods, not np.abs / np.argsort: numpy's function dispatch costs more than the work here.
-        projected = abs(self.xy - complex(x, y))
-        return (projected if self.one_class else projected + self.class_offset_m).argsort(kind="stable"), projected
-
     def batch(self, lon: float, lat: float, order: np.ndarray, projected: np.ndarray, want: int) -> Candidates:
         """The first ``want`` points of ``order`` with their geodesic distances from (lon, lat)."""
         # One more than wanted is read, not measured: the first point left out is the frontier.
         taken = order[: want + 1].tolist()
         exhausted = len(taken) <= want
         frontier = -1 if exhausted else taken.pop()
-        rank, ids, rows, lons, lats = self.rank, self.ids, self.rows, self.lon, self.lat
-        distances = _geodesic_from(lon, lat, [lons[i] for i in taken], [lats[i] for i in taken])
+        rank, ids, rows = self.rank, self.ids, self.rows
+        if len(taken) <= _SCALAR_GEODESIC_MAX:
+            # The hot path of every query: one loop, the key written out as `rank_key` makes it.
+            inv, lons, lats = _GEOD.inv, self.lon, self.lat
+            entries = []
+            for i in taken:
+                d = inv(lon, lat, lons[i], lats[i])[2]
+                entries.append(((rank[i], round(d, 2), ids[i]), rows[i], d))
+        else:
+            distances = _geodesic_from(lon, lat, self.lon, self.lat, taken)
+            entries = [(rank_key(rank[i], d, ids[i]), rows[i], d) for i, d in zip(taken, distances, strict=True)]
         return Candidates(
-            ranked=[(rank_key(rank[i], d, ids[i]), rows[i], d) for i, d in zip(taken, distances, strict=True)],
+            ranked=entries,
             frontier_m=math.inf if exhausted else float(projected[frontier]),
             frontier_rank=len(STATE_RANK) if exhausted else rank[frontier],
             exhausted=exhausted,
         )
 
 
-def _geodesic_from(lon: float, lat: float, lons: Sequence[float], lats: Sequence[float]) -> list[float]:
-    """Geodesic (WGS 84) distances in metres from one origin to each point."""
-    n = len(lons)
-    if n <= _SCALAR_GEODESIC_MAX:
+def _geodesic_from(lon: float, lat: float, lons: list[float], lats: list[float], at: list[int]) -> list[float]:
+    """Geodesic (WGS 84) distances in metres from (lon, lat) to the points at positions ``at`` of the lists."""
+    if len(at) <= _SCALAR_GEODESIC_MAX:
         inv = _GEOD.inv
-        return [inv(lon, lat, x, y)[2] for x, y in zip(lons, lats, strict=True)]
-    to_lon, to_lat = np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
-    _, _, dist = _GEOD.inv(np.full(n, lon), np.full(n, lat), to_lon, to_lat)
+        return [inv(lon, lat, lons[i], lats[i])[2] for i in at]
+    n = len(at)
+    _, _, dist = _GEOD.inv(np.full(n, lon), np.full(n, lat), np.take(lons, at), np.take(lats, at))
     return np.asarray(dist, dtype=float).tolist()
 
 
@@ -465,14 +467,15 @@ class Finder:
         open_only
             Return only places open at ``at``.
         """
-        origin_commune = self.commune_at(lon, lat)
-        if origin_commune is None:  # inside a commune is inside the service area: only the rest needs the check
+        commune = self.locator.commune_at(lon, lat)
+        if commune is None:  # inside a commune is inside the service area: only the rest needs the check
             self.check_location(lon, lat)
         check_k(k)
         at = ensure_aware(at)
         proc = self.procedure(procedure)
         distinct, ranks = self._states.states_at(at)
-        ranked = self._ranked(lon, lat, proc["code"], ranks, k, open_only)
+        capable = self.capable_rows(proc["code"])
+        ranked = self._ranked(lon, lat, proc["code"], capable, ranks, k, open_only)
         key = self._states.key_list
         return build_result(
             lon=lon,
@@ -483,14 +486,13 @@ class Finder:
             procedure=proc,
             ranked=ranked,
             states=[distinct[key[row]] for _, row, _ in ranked],
-            capable_count=len(self.capable_rows(proc["code"])),
-            origin_commune=origin_commune,
+            capable_count=len(capable),
+            origin_commune=None if commune is None else dict(self._commune_records[commune]),
         )
 
     def _ranked(
-        self, lon: float, lat: float, code: str, ranks: np.ndarray, k: int, open_only: bool
+        self, lon: float, lat: float, code: str, capable: np.ndarray, ranks: np.ndarray, k: int, open_only: bool
     ) -> list[Ranked]:
-        capable = self.capable_rows(code)
         if len(capable) == 0:
             return []
         x, y = _TO_METRIC.transform(lon, lat)
@@ -499,7 +501,10 @@ class Finder:
         scan = self._scan_of.get((code, id(ranks)))
         if scan is None or scan.ranks is not ranks:
             scan = self._scan_of[(code, id(ranks))] = _Scan.of(capable, self, ranks)
-        order, projected = scan.order(x, y)
+        # Positions in (class, projected distance) order. Operators and methods, not np.abs / np.argsort:
+        # numpy's function dispatch costs more than the work on a hundred points.
+        projected = abs(scan.xy - complex(x, y))
+        order = (projected if scan.one_class else projected + scan.class_offset_m).argsort(kind="stable")
         # The scan knows the first point it leaves out, so k measured points usually settle the answer;
         # rank_nearest takes over (with the same rule) only when they do not.
         batch = scan.batch(lon, lat, order, projected, k)
@@ -520,7 +525,7 @@ class Finder:
             proj, pos = np.atleast_1d(proj), np.atleast_1d(pos)
             rows = capable[pos].tolist()
             classes = ranks[rows].tolist()
-            distances = _geodesic_from(lon, lat, self.lon[rows], self.lat[rows])
+            distances = _geodesic_from(lon, lat, self._lon_list, self._lat_list, rows)
             return Candidates(
                 ranked=[
                     (rank_key(c, d, self._id_list[r]), r, d) for c, r, d in zip(classes, rows, distances, strict=True)
@@ -597,7 +602,7 @@ class Finder:
             last_geo = np.where(in_class, picked_geo, -np.inf).max(axis=1)
             exact &= ~in_class.any(axis=1) | (last_geo < bound)
         for i in np.flatnonzero(~exact):
-            ranked = self._ranked(float(lons[i]), float(lats[i]), code, ranks, k, False)
+            ranked = self._ranked(float(lons[i]), float(lats[i]), code, capable, ranks, k, False)
             out_ids[i, :] = ""
             out_dist[i, :] = np.nan
             out_ids[i, : len(ranked)] = [key[2] for key, _, _ in ranked]
