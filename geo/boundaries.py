@@ -352,10 +352,18 @@ class CommuneLocator:
         self._x0, self._y0, self._inv_cell, self._nx, self._ny = minx, miny, 1.0 / cell, nx, ny
         cells = np.full((ny, nx), -1, dtype=np.int64)
         crossed = np.zeros((ny + 1, nx + 1), dtype=bool)
-        borders = shapely.segmentize(shapely.boundary(self._geoms[shapely.area(self._geoms) > 0]), cell / 2)
-        coords, line = shapely.get_coordinates(borders, return_index=True)
+        # Everything a point can lie on or next to: polygon borders, and any line or point part (a repaired
+        # geometry may be a collection), cut into segments of at most half a cell.
+        parts = self._geoms
+        while len(parts) and np.isin(shapely.get_type_id(parts), (4, 5, 6, 7)).any():
+            parts = shapely.get_parts(parts)
+        polygonal = shapely.get_type_id(parts) == 3
+        linework = shapely.get_parts(np.where(polygonal, shapely.boundary(parts), parts))
+        coords, line = shapely.get_coordinates(shapely.segmentize(linework, cell / 2), return_index=True)
         same = line[1:] == line[:-1]
-        a, b = coords[:-1][same], coords[1:][same]
+        # Each vertex also counts as a segment of its own, so that lone points mark their cell.
+        a = np.concatenate([coords[:-1][same], coords])
+        b = np.concatenate([coords[1:][same], coords])
         pad = 1e-9 * self._inv_cell
         j0 = np.floor((np.minimum(a[:, 0], b[:, 0]) - minx) * self._inv_cell - pad).astype(np.int64)
         j1 = np.floor((np.maximum(a[:, 0], b[:, 0]) - minx) * self._inv_cell + pad).astype(np.int64)
@@ -368,11 +376,12 @@ class CommuneLocator:
                 crossed[np.clip(i0[keep] + di, 0, ny), np.clip(j0[keep] + dj, 0, nx)] = True
         # Free cells that touch side by side lie in the same face: one centre per connected run answers for all.
         runs, n_runs = ndimage.label(~crossed[:ny, :nx])
-        if n_runs:
-            first = np.unique(runs.ravel(), return_index=True)[1][1:]
-            i, j = np.divmod(first, nx)
-            commune_of_run = np.concatenate([[-1], self.communes_at(minx + (j + 0.5) * cell, miny + (i + 0.5) * cell)])
-            cells = commune_of_run[runs]
+        labels, first = np.unique(runs.ravel(), return_index=True)
+        free = labels > 0
+        i, j = np.divmod(first[free], nx)
+        commune_of_run = np.full(n_runs + 1, -1, dtype=np.int64)
+        commune_of_run[labels[free]] = self.communes_at(minx + (j + 0.5) * cell, miny + (i + 0.5) * cell)
+        cells = commune_of_run[runs]
         self._cells = array("i", cells.ravel().astype(np.int32).tobytes())
 
     def commune_at(self, lon: float, lat: float) -> int | None:

@@ -8,7 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from shapely.geometry import Polygon, box
+from shapely.geometry import GeometryCollection, LineString, Point, Polygon, box
 
 from geo.boundaries import CommuneLocator, boundary_set_ids, load_boundary_set, validate_communes
 from geo.errors import DataValidationError, NotFound
@@ -199,6 +199,30 @@ def test_commune_at_with_enclave_and_tolerated_overlap() -> None:
     _agrees_with_the_tree(locator, lon, lat)
     assert locator.communes["code"][locator.commune_at(105.815, 21.015)] == "00002"
     assert locator.communes["code"][locator.commune_at(105.82995, 21.015)] == "00001"
+
+
+def test_commune_at_with_collections_lines_and_points() -> None:
+    # make_valid may leave a GeometryCollection; a set may hold lines or points. None may fool the raster.
+    collection = GeometryCollection([box(105.80, 21.00, 105.81, 21.01), LineString([(105.81, 21.0), (105.85, 21.0)])])
+    line = LineString([(105.80, 21.015), (105.84, 21.015)])
+    units = _units(
+        [collection, box(105.83, 21.02, 105.84, 21.03), line, Point(105.82, 21.005)],
+        codes=["00004", "00003", "00002", "00001"],
+    )
+    locator = CommuneLocator(units)
+    rng = np.random.default_rng(9)
+    lon, lat = rng.uniform(105.79, 105.86, 20_000), rng.uniform(20.99, 21.04, 20_000)
+    _agrees_with_the_tree(locator, lon, lat)
+    _agrees_with_the_tree(locator, np.array([105.82, 105.83, 105.805, 105.82]), np.array([21.005, 21.0, 21.015, 21.03]))
+    assert locator.commune_at(105.82, 21.03) is None  # between the parts: outside every commune
+
+
+@pytest.mark.parametrize("geoms", [[], [Point(105.8, 21.0), Point(105.9, 21.1)]])
+def test_commune_at_without_any_polygon(geoms: list) -> None:
+    locator = CommuneLocator(_units(geoms))
+    assert locator.commune_at(105.85, 21.05) is None
+    if geoms:
+        assert locator.commune_at(105.8, 21.0) == 0
 
 
 def test_commune_at_refuses_nothing_and_finds_nothing_for_non_finite(hanoi) -> None:
