@@ -106,8 +106,12 @@ class NearestResult:
 
 
 def rank_key(state_rank: int, distance_m: float, point_id: str) -> tuple[int, float, str]:
-    """The ranking key of one point: ``(state rank, distance rounded to 1 cm, id)``; the one rule of gandan."""
-    return (state_rank, round(distance_m, 2), point_id)
+    """The ranking key of one point: ``(state rank, distance rounded to 1 cm, id)``; the one rule of gandan.
+
+    Rounding is numpy's (half to even of ``distance_m * 100``, then ``/ 100``), so that `rank_keys` and the
+    batch form give the very same keys; Python's ``round(x, 2)`` differs from it within an ulp of a half cm.
+    """
+    return (state_rank, round(distance_m * 100) / 100, point_id)
 
 
 def rank_keys(state_rank: np.ndarray, distance_m: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -339,7 +343,7 @@ class _Scan:
             entries = []
             for i in taken:
                 d = inv(lon, lat, lons[i], lats[i])[2]
-                entries.append(((rank[i], round(d, 2), ids[i]), rows[i], d))
+                entries.append(((rank[i], round(d * 100) / 100, ids[i]), rows[i], d))
         else:
             distances = _geodesic_from(lon, lat, self.lon, self.lat, taken)
             entries = [(rank_key(rank[i], d, ids[i]), rows[i], d) for i, d in zip(taken, distances, strict=True)]

@@ -33,7 +33,7 @@ def brute_force(finder: Finder, lon: float, lat: float, code: str, at: datetime,
         if open_only and state != "open":
             continue
         _, _, d = GEOD.inv(lon, lat, point.geometry.x, point.geometry.y)
-        keyed.append((STATE_RANK[state], round(d, 2), str(point["id"])))
+        keyed.append((STATE_RANK[state], float(np.round(d, 2)), str(point["id"])))
     keyed.sort()
     return [key[2] for key in keyed[:k]]
 
