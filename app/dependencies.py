@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from app.schemas import AT_HELP, AT_MAX_LENGTH, LAT_HELP, LON_HELP
 from geo.hours import TZ, parse_time
 from geo.service import Service
 
@@ -42,16 +43,9 @@ async def get_service(request: Request) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
-LatParam = Annotated[float, Query(description="Latitude, WGS 84 degrees (Hanoi: about 20.5 to 21.4).")]
-LonParam = Annotated[float, Query(description="Longitude, WGS 84 degrees (Hanoi: about 105.2 to 106.1).")]
-AtParam = Annotated[
-    str | None,
-    Query(
-        description="Time of the visit, ISO 8601 with offset (2026-03-02T09:30+07:00); default now in "
-        "Asia/Ho_Chi_Minh. A time without offset is refused.",
-        max_length=64,
-    ),
-]
+LatParam = Annotated[float, Query(description=LAT_HELP)]
+LonParam = Annotated[float, Query(description=LON_HELP)]
+AtParam = Annotated[str | None, Query(description=AT_HELP, max_length=AT_MAX_LENGTH)]
 
 
 def resolve_at(at: str | None) -> datetime:
@@ -106,14 +100,13 @@ def query_openapi(model: type[BaseModel]) -> dict[str, Any]:
     required = set(schema.get("required", ()))
     parameters = []
     for name, prop in schema["properties"].items():
-        prop = {k: v for k, v in prop.items() if k not in ("title", "description")}
         parameters.append(
             {
                 "name": name,
                 "in": "query",
                 "required": name in required,
-                "description": schema["properties"][name].get("description", ""),
-                "schema": prop,
+                "description": prop.get("description", ""),
+                "schema": {k: v for k, v in prop.items() if k not in ("title", "description")},
             }
         )
     return {"parameters": parameters}

@@ -52,20 +52,25 @@ class RouteGeometry(BaseModel):
     geometries: list[dict[str, Any]]
 
 
-class NearestQuery(BaseModel):
-    """The query string of ``/v1/nearest`` (validated in one pydantic call, see `app.dependencies.query_model`)."""
+# Shared by the declared query parameters (`app.dependencies`) and the query models below.
+LAT_HELP = "Latitude, WGS 84 degrees (Hanoi: about 20.5 to 21.4)."
+LON_HELP = "Longitude, WGS 84 degrees (Hanoi: about 105.2 to 106.1)."
+AT_HELP = (
+    "Time of the visit, ISO 8601 with offset (2026-03-02T09:30+07:00); default now in Asia/Ho_Chi_Minh. "
+    "A time without offset is refused."
+)
+AT_MAX_LENGTH = 64
 
-    lat: float = Field(description="Latitude, WGS 84 degrees (Hanoi: about 20.5 to 21.4).")
-    lon: float = Field(description="Longitude, WGS 84 degrees (Hanoi: about 105.2 to 106.1).")
+
+class NearestQuery(BaseModel):
+    """The query string of ``/v1/nearest`` (validated in one pydantic call, see `app.dependencies.parse_query`)."""
+
+    lat: float = Field(description=LAT_HELP)
+    lon: float = Field(description=LON_HELP)
     procedure: str = Field(
         description="Procedure code (1.001193) or name; diacritics optional.", min_length=1, max_length=200
     )
-    at: str | None = Field(
-        default=None,
-        description="Time of the visit, ISO 8601 with offset (2026-03-02T09:30+07:00); default now in "
-        "Asia/Ho_Chi_Minh. A time without offset is refused.",
-        max_length=64,
-    )
+    at: str | None = Field(default=None, description=AT_HELP, max_length=AT_MAX_LENGTH)
     k: int = Field(default=3, ge=1, le=50, description="How many places (1..50).")
     mode: Literal["straight", "walk", "motorbike", "car"] = Field(
         default="straight", description="straight (geodesic distance) or a road-network travel mode."

@@ -44,7 +44,7 @@ def _join_points_to_communes(
         geometry=gpd.points_from_xy(points["lon"].astype(float), points["lat"].astype(float)),
         crs=WGS84,
     )
-    locator = CommuneLocator(communes)
+    locator = CommuneLocator(communes, cell_deg=None)  # one vectorised lookup: no raster needed
     at = locator.communes_at(located.geometry.x.to_numpy(), located.geometry.y.to_numpy())
     problems: list[DataProblem] = []
     codes = communes["code"].to_numpy()

@@ -207,7 +207,7 @@ class PointStates:
     def states_at(self, at: datetime) -> tuple[list[OpeningState], np.ndarray]:
         """The distinct states at ``at`` and each point's class rank (see `Finder.states_at`)."""
         last = self._last
-        if last is not None and last[0] == at and last[0].utcoffset() is not None:  # a run of queries at one time
+        if last is not None and last[0] == at:  # a run of queries at one time (a naive `at` never equals it)
             return last[1], last[2]
         at = ensure_aware(at)
         distinct = [opening_state(h or None, at, self.calendar) for h in self.values]
@@ -331,38 +331,30 @@ class _Scan:
         )
 
     def batch(self, lon: float, lat: float, order: np.ndarray, projected: np.ndarray, want: int) -> Candidates:
-        """The first ``want`` points of ``order`` with their geodesic distances from (lon, lat)."""
+        """The first ``want`` points of ``order`` (positions by class and distance) as candidates."""
         # One more than wanted is read, not measured: the first point left out is the frontier.
         taken = order[: want + 1].tolist()
         exhausted = len(taken) <= want
         frontier = -1 if exhausted else taken.pop()
-        rank, ids, rows = self.rank, self.ids, self.rows
-        if len(taken) <= _SCALAR_GEODESIC_MAX:
-            # The hot path of every query: one loop, the key written out as `rank_key` makes it.
-            inv, lons, lats = _GEOD.inv, self.lon, self.lat
-            entries = []
-            for i in taken:
-                d = inv(lon, lat, lons[i], lats[i])[2]
-                entries.append(((rank[i], round(d * 100) / 100, ids[i]), rows[i], d))
-        else:
-            distances = _geodesic_from(lon, lat, self.lon, self.lat, taken)
-            entries = [(rank_key(rank[i], d, ids[i]), rows[i], d) for i, d in zip(taken, distances, strict=True)]
         return Candidates(
-            ranked=entries,
+            ranked=self.entries(lon, lat, taken),
             frontier_m=math.inf if exhausted else float(projected[frontier]),
-            frontier_rank=len(STATE_RANK) if exhausted else rank[frontier],
+            frontier_rank=len(STATE_RANK) if exhausted else self.rank[frontier],
             exhausted=exhausted,
         )
 
-
-def _geodesic_from(lon: float, lat: float, lons: list[float], lats: list[float], at: list[int]) -> list[float]:
-    """Geodesic (WGS 84) distances in metres from (lon, lat) to the points at positions ``at`` of the lists."""
-    if len(at) <= _SCALAR_GEODESIC_MAX:
-        inv = _GEOD.inv
-        return [inv(lon, lat, lons[i], lats[i])[2] for i in at]
-    n = len(at)
-    _, _, dist = _GEOD.inv(np.full(n, lon), np.full(n, lat), np.take(lons, at), np.take(lats, at))
-    return np.asarray(dist, dtype=float).tolist()
+    def entries(self, lon: float, lat: float, positions: list[int]) -> list[Ranked]:
+        """The points at ``positions`` ranked from (lon, lat): `rank_key`, row and geodesic distance of each."""
+        rank, ids, rows, lons, lats = self.rank, self.ids, self.rows, self.lon, self.lat
+        if len(positions) > _SCALAR_GEODESIC_MAX:
+            n = len(positions)
+            _, _, far = _GEOD.inv(np.full(n, lon), np.full(n, lat), np.take(lons, positions), np.take(lats, positions))
+            return [(rank_key(rank[i], d, ids[i]), rows[i], d) for i, d in zip(positions, far.tolist(), strict=True)]
+        inv, out = _GEOD.inv, []
+        for i in positions:  # the hot path of every query: one loop
+            d = inv(lon, lat, lons[i], lats[i])[2]
+            out.append((rank_key(rank[i], d, ids[i]), rows[i], d))
+        return out
 
 
 class Finder:
@@ -389,9 +381,6 @@ class Finder:
         }
         self._trees: dict[str, cKDTree] = {}
         self._scan_of: dict[tuple[str, int], _Scan] = {}
-        self._id_list: list[str] = self.ids.tolist()
-        self._lon_list: list[float] = self.lon.tolist()
-        self._lat_list: list[float] = self.lat.tolist()
         self._procedure_by_query: dict[str, dict[str, Any]] = {
             str(code): dict(row) for code, row in self.procedures.iterrows()
         }
@@ -420,7 +409,9 @@ class Finder:
 
     def commune_at(self, lon: float, lat: float) -> dict[str, Any] | None:
         """The commune (code, name, kind, ...) that covers the point, or None."""
-        row = self.locator.commune_at(lon, lat)
+        return self._commune_record(self.locator.commune_at(lon, lat))
+
+    def _commune_record(self, row: int | None) -> dict[str, Any] | None:
         return None if row is None else dict(self._commune_records[row])
 
     def check_location(self, lon: float, lat: float) -> None:
@@ -491,7 +482,7 @@ class Finder:
             ranked=ranked,
             states=[distinct[key[row]] for _, row, _ in ranked],
             capable_count=len(capable),
-            origin_commune=None if commune is None else dict(self._commune_records[commune]),
+            origin_commune=self._commune_record(commune),
         )
 
     def _ranked(
@@ -500,11 +491,11 @@ class Finder:
         if len(capable) == 0:
             return []
         x, y = _TO_METRIC.transform(lon, lat)
-        if len(capable) > SCAN_MAX_POINTS:
-            return rank_nearest(self._tree_fetch(code, lon, lat, x, y, ranks), k, open_only)
         scan = self._scan_of.get((code, id(ranks)))
         if scan is None or scan.ranks is not ranks:
             scan = self._scan_of[(code, id(ranks))] = _Scan.of(capable, self, ranks)
+        if len(capable) > SCAN_MAX_POINTS:
+            return rank_nearest(self._tree_fetch(code, scan, lon, lat, x, y), k, open_only)
         # Positions in (class, projected distance) order. Operators and methods, not np.abs / np.argsort:
         # numpy's function dispatch costs more than the work on a hundred points.
         projected = abs(scan.xy - complex(x, y))
@@ -518,24 +509,18 @@ class Finder:
         return rank_nearest(lambda want: scan.batch(lon, lat, order, projected, want), k, open_only, first=4 * k)
 
     def _tree_fetch(
-        self, code: str, lon: float, lat: float, x: float, y: float, ranks: np.ndarray
+        self, code: str, scan: _Scan, lon: float, lat: float, x: float, y: float
     ) -> Callable[[int], Candidates]:
         """Candidates in projected distance order (any class) from the procedure's KD-tree."""
-        capable = self.capable_rows(code)
-        tree = self._tree(code)
+        tree, n = self._tree(code), len(scan.rows)
 
         def fetch(want: int) -> Candidates:
-            proj, pos = tree.query((x, y), k=min(len(capable), want))
-            proj, pos = np.atleast_1d(proj), np.atleast_1d(pos)
-            rows = capable[pos].tolist()
-            classes = ranks[rows].tolist()
-            distances = _geodesic_from(lon, lat, self._lon_list, self._lat_list, rows)
+            # The tree is built on the capable points in the scan's order: its positions are the scan's.
+            proj, pos = tree.query((x, y), k=min(n, want))
             return Candidates(
-                ranked=[
-                    (rank_key(c, d, self._id_list[r]), r, d) for c, r, d in zip(classes, rows, distances, strict=True)
-                ],
-                frontier_m=float(proj[-1]),
-                exhausted=want >= len(capable),
+                ranked=scan.entries(lon, lat, np.atleast_1d(pos).tolist()),
+                frontier_m=float(np.atleast_1d(proj)[-1]),
+                exhausted=want >= n,
             )
 
         return fetch

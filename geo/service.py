@@ -161,9 +161,6 @@ class Service:
         _, ranks = backend.states_at(straight.at)
         capable = backend.capable_rows(straight.procedure["code"])
         records = self._point_records()
-        ids = [rec["id"] for rec in records]
-        lons = [rec["geometry"]["coordinates"][0] for rec in records]
-        lats = [rec["geometry"]["coordinates"][1] for rec in records]
         matches: list[Match] = []
         notes = list(straight.notes)
         # Open first, then unknown, then closed: each class is ranked by travel time in turn.
@@ -173,18 +170,22 @@ class Service:
             rows = capable[ranks[capable] == rank]
             if len(rows) == 0:
                 continue
-            candidates = [Candidate(id=str(ids[r]), lon=float(lons[r]), lat=float(lats[r])) for r in rows]
-            found = network.nearest(straight.lon, straight.lat, candidates, k=straight.k - len(matches), route=route)
+            row_of = {records[r]["id"]: r for r in rows.tolist()}
+            candidates = {
+                pid: Candidate(pid, *records[r]["geometry"]["coordinates"]) for pid, r in row_of.items()
+            }
+            found = network.nearest(
+                straight.lon, straight.lat, list(candidates.values()), k=straight.k - len(matches), route=route
+            )
             if found is None:
                 notes.append(f"the origin is beyond the {mode} road network; distances are straight-line")
                 return NearestResult(**{**straight.__dict__, "mode": mode, "notes": notes})
-            row_of = {str(ids[r]): int(r) for r in rows}
             reach = max((hit.distance_m for hit in found), default=float("inf"))
             # Only places that could have beaten the answer are worth a note: nearer by air than the last pick by road.
             skipped = [
                 pid
                 for pid in getattr(found, "off_graph_ids", []) or []
-                if _GEOD.inv(straight.lon, straight.lat, lons[row_of[pid]], lats[row_of[pid]])[2] < reach
+                if _GEOD.inv(straight.lon, straight.lat, candidates[pid].lon, candidates[pid].lat)[2] < reach
             ]
             if skipped:
                 notes.append(

@@ -768,7 +768,7 @@ class _Reference:
 
     @cached_property
     def locator(self) -> CommuneLocator:
-        return CommuneLocator(self.index.communes)
+        return CommuneLocator(self.index.communes, cell_deg=None)  # vectorised callers only
 
 
 class _Stale(Exception):
