@@ -41,16 +41,19 @@ class GandanError(Exception):
 
 @dataclass(frozen=True)
 class DataProblem:
-    """One problem found while validating input data: what, and where (file and row)."""
+    """One problem found while validating input data: what, and where (file, row and column)."""
 
     file: str
     message: str
     row: int | None = None
     id: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
+    column: str | None = None
 
     def __str__(self) -> str:
         where = self.file if self.row is None else f"{self.file}:{self.row}"
+        if self.column:
+            where += f":{self.column}"
         who = f" [{self.id}]" if self.id else ""
         return f"{where}{who}: {self.message}"
 
