@@ -1,0 +1,150 @@
+"""The SQLite staff store: tokens hashed and shown once, append-only changes and audit, durable writes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from geo.changes import Change
+from geo.hours import TZ
+from geo.store.staff import InvalidToken, SqliteStaffStore
+
+STARTS = datetime(2026, 12, 1, 13, tzinfo=TZ)
+
+
+def _closure(place: str = "p1", reason: str = "Họp") -> Change:
+    return Change(id="", kind="closure", place_id=place, reason=reason, starts=STARTS, ends=STARTS + timedelta(hours=4))
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> SqliteStaffStore:
+    return SqliteStaffStore(tmp_path / "staff.sqlite")
+
+
+def test_token_is_shown_once_and_stored_hashed(store: SqliteStaffStore, tmp_path: Path) -> None:
+    secret, record = store.create_token("Nguyễn An", "editor")
+    assert secret.startswith(f"gdn_{record.id}_")
+    assert store.verify(secret).name == "Nguyễn An"
+    raw = (tmp_path / "staff.sqlite").read_bytes() + (tmp_path / "staff.sqlite-wal").read_bytes()
+    assert secret.split("_", 2)[2].encode() not in raw
+    with pytest.raises(InvalidToken) as info:
+        store.verify(secret[:-2] + "xx")
+    assert secret not in str(info.value)
+
+
+@pytest.mark.parametrize("bearer", [None, "", "abc", "gdn_nope_secret", "gdn__"])
+def test_malformed_and_unknown_tokens_are_refused(store: SqliteStaffStore, bearer: str | None) -> None:
+    with pytest.raises(InvalidToken):
+        store.verify(bearer)
+
+
+def test_expired_and_revoked_tokens_are_refused(store: SqliteStaffStore) -> None:
+    expired, _ = store.create_token("cũ", "editor", days=0)
+    with pytest.raises(InvalidToken, match="expired"):
+        store.verify(expired)
+    secret, record = store.create_token("an", "admin")
+    store.verify(secret)
+    store.revoke_token(record.id, actor="root", reason="rời đơn vị")
+    with pytest.raises(InvalidToken, match="revoked"):
+        store.verify(secret)
+    assert [e.action for e in store.audit(target=f"token:{record.id}")] == ["token.revoke", "token.create"]
+
+
+def test_changes_get_ids_and_survive_reopening(store: SqliteStaffStore, tmp_path: Path) -> None:
+    first = store.add_change(_closure(), actor="an")
+    second = store.add_change(_closure(reason="'; DROP TABLE changes; -- <script>"), actor="an")
+    assert (first.id, second.id) == ("chg-000001", "chg-000002")
+    reopened = SqliteStaffStore(tmp_path / "staff.sqlite")
+    assert [c.reason for c in reopened.changes()] == ["Họp", "'; DROP TABLE changes; -- <script>"]
+    assert reopened.version() == 2
+    assert reopened.change("chg-000001").created_at is not None
+
+
+def test_changes_and_audit_are_append_only(store: SqliteStaffStore, tmp_path: Path) -> None:
+    store.add_change(_closure(), actor="an")
+    conn = sqlite3.connect(tmp_path / "staff.sqlite")
+    for statement in (
+        "UPDATE changes SET body = 'x'",
+        "DELETE FROM changes",
+        "UPDATE audit SET actor = 'x'",
+        "DELETE FROM audit",
+    ):
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            conn.execute(statement)
+    conn.close()
+
+
+def test_audit_records_undo_with_before_and_after(store: SqliteStaffStore) -> None:
+    first = store.add_change(_closure(), actor="an")
+    store.add_change(Change(id="", kind="undo", place_id="p1", reason="nhầm", undoes=first.id), actor="admin")
+    undo_entry = store.audit(action="change.undo")[0]
+    assert undo_entry.actor == "admin" and undo_entry.reason == "nhầm"
+    assert undo_entry.before is not None and undo_entry.before["id"] == first.id
+    assert undo_entry.after is not None and undo_entry.after["undoes"] == first.id
+    assert len(store.audit(since=datetime.now(UTC) - timedelta(minutes=1))) == 2
+    assert store.audit(actor="nobody") == []
+
+
+def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "staff.sqlite"
+    SqliteStaffStore(path)
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        store = SqliteStaffStore(path)
+        try:
+            for i in range(50):
+                store.add_change(_closure(place=f"p{n}", reason=f"{n}-{i}"), actor=f"w{n}")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    store = SqliteStaffStore(path)
+    changes = store.changes()
+    assert len(changes) == 400 and len({c.id for c in changes}) == 400
+    assert len(store.audit(action="change.", limit=1000)) == 400
+
+
+def test_every_acknowledged_write_survives_sigkill(tmp_path: Path) -> None:
+    path = tmp_path / "staff.sqlite"
+    acks = tmp_path / "acks.txt"
+    script = textwrap.dedent(f"""
+        import sys
+        from datetime import datetime, timedelta
+        from geo.changes import Change
+        from geo.hours import TZ
+        from geo.store.staff import SqliteStaffStore
+        store = SqliteStaffStore(__import__('pathlib').Path({str(path)!r}))
+        starts = datetime(2026, 12, 1, 13, tzinfo=TZ)
+        with open({str(acks)!r}, "a", buffering=1) as out:
+            for i in range(100000):
+                c = store.add_change(Change(id="", kind="closure", place_id="p", reason=str(i), starts=starts,
+                                            ends=starts + timedelta(hours=1)), actor="k")
+                out.write(c.id + "\\n")
+    """)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not acks.exists() or len(acks.read_text().split()) < 30):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    acknowledged = acks.read_text().split()
+    assert len(acknowledged) >= 30
+    stored = {c.id for c in SqliteStaffStore(path).changes()}
+    assert set(acknowledged) <= stored
