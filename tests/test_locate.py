@@ -18,7 +18,7 @@ import shapely
 from shapely.geometry import Point, box
 
 from geo.errors import DataValidationError, NotFound
-from geo.locate import (
+from geo.geocode import (
     COORD_DECIMALS,
     LOCATION_COLUMNS,
     METHODS,
