@@ -18,7 +18,7 @@ import shapely
 from shapely.geometry import Point, box
 
 from geo.errors import DataValidationError, NotFound
-from geo.geocode import (
+from geo.locate import (
     COORD_DECIMALS,
     LOCATION_COLUMNS,
     METHODS,

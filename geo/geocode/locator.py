@@ -13,12 +13,15 @@ Every derived point is ``approximate``: house numbers are not in the road data, 
 match only says "somewhere along this street in this commune". ``exact`` is reserved for rows whose
 ``location_method`` is ``surveyed`` (coordinates measured on site), which `locate_points` keeps.
 
+The address is read by `geo.geocode.address.parse_address`, street names come from `geo.streets`, and
+`run_locate` writes the result back with `geo.geocode.csv_patch.write_locations`.
+
 Decisions
 ---------
 * Which point on a matched street: the point of the street nearest to the length-weighted centroid of
-  its stretch in the commune (the matched ways clipped to the commune widened by
-  `BOUNDARY_TOLERANCE_M`), taken from the part of the street lying inside the polygon when there is
-  one. For one straight piece this is its midpoint; for several pieces or a bent street it is still
+  its stretch in the commune (`geo.streets.middle_of_stretch` of the matched ways clipped to the commune
+  widened by `BOUNDARY_TOLERANCE_M`), taken from the part of the street lying inside the polygon when
+  there is one. For one straight piece this is its midpoint; for several pieces or a bent street it is still
   on the street, near the middle. With the office's position along the street unknown (no house
   numbers), the middle minimises the largest possible error, which the detail states ("within about
   N m"); the point nearest the commune's interior point would pull every office toward the commune's
@@ -46,13 +49,9 @@ Decisions
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
-import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, cast
 
 import geopandas as gpd
@@ -61,13 +60,24 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 from rapidfuzz import fuzz, process
-from shapely.geometry import LineString, Point
+from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
-from geo.boundaries import METRIC_CRS
+from geo.boundaries import METRIC_CRS, WGS84
 from geo.errors import DataProblem, DataValidationError, NotFound
+from geo.geocode.address import ParsedAddress, parse_address
+from geo.geocode.csv_patch import LOCATION_COLUMNS, cell_text, write_locations
 from geo.settings import Settings, get_settings
+from geo.streets import (
+    COVERAGE_ATTR,
+    load_osm_streets,
+    middle_of_stretch,
+    split_names,
+    street_key,
+    street_keys,
+    stretch_within,
+)
 from geo.text import fold, nfc
 
 __all__ = [
@@ -75,40 +85,28 @@ __all__ = [
     "COORD_DECIMALS",
     "FUZZY_MIN_RATIO",
     "INSET_M",
-    "LOCATION_COLUMNS",
     "MAX_MOVE_M",
     "METHODS",
     "MIN_STRETCH_M",
-    "NAME_TAGS",
+    "SURVEYED",
     "Location",
     "Method",
-    "ParsedAddress",
-    "UnitMention",
-    "load_osm_streets",
     "locate_point",
     "locate_points",
     "method_counts",
-    "parse_address",
     "run_locate",
-    "street_key",
-    "write_locations",
 ]
-
-WGS84 = "EPSG:4326"
 
 Method = Literal["street", "legacy_point", "commune_interior"]
 METHODS: tuple[Method, ...] = ("street", "legacy_point", "commune_interior")
 SURVEYED = "surveyed"
-LOCATION_COLUMNS = ["lon", "lat", "location_precision", "location_method", "location_detail"]
 
-NAME_TAGS = ("name", "name:vi", "alt_name", "old_name")
 FUZZY_MIN_RATIO = 95.0  # rapidfuzz ratio (0-100) on folded keys; numbers must still match exactly
 BOUNDARY_TOLERANCE_M = 25.0  # how far outside the commune polygon a street may run and still count
 MIN_STRETCH_M = 30.0  # shorter stretches only touch the commune (a junction with a boundary street)
 INSET_M = 3.0  # how far inside the polygon a point moved off the boundary is put
 MAX_MOVE_M = BOUNDARY_TOLERANCE_M + INSET_M
 COORD_DECIMALS = 5  # about 1.1 m of latitude, 1.0 m of longitude at Hanoi
-COVERAGE_ATTR = "osm_bounds"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -124,357 +122,6 @@ class Location:
     precision: Literal["approximate"]
     method: Method
     detail: str
-
-
-@dataclass(frozen=True)
-class UnitMention:
-    """A commune-level unit named in an address: kind ("phường", "xã", "thị trấn"), name, old district."""
-
-    kind: str
-    name: str
-    district: str | None = None
-
-
-@dataclass(frozen=True)
-class ParsedAddress:
-    """The parts of a Vietnamese address that locating uses; text is NFC, ``*_ascii`` is folded.
-
-    ``street`` is the street name without its "phố"/"đường" prefix (``"Trúc Bạch"``); the prefix is
-    kept only when the name is a number (``"đường 17/8"``). ``lane`` is the numbered lane in front of
-    the street (``"ngõ 25"``, ``"ngách 2 ngõ 4B"``), ``units`` the communes named (with the old district
-    when given), ``localities`` named villages, residential groups and the like (``"Hồng Kỳ"`` from
-    ``"Thôn 4 - Hồng Kỳ"``), with numbers stripped.
-    """
-
-    address: str
-    house_number: str | None = None
-    lane: str | None = None
-    street: str | None = None
-    street_ascii: str | None = None
-    units: tuple[UnitMention, ...] = ()
-    district: str | None = None
-    localities: tuple[str, ...] = ()
-
-    @property
-    def commune(self) -> str | None:
-        """Name of the first commune-level unit named in the address, if any."""
-        return self.units[0].name if self.units else None
-
-    @property
-    def lane_street(self) -> str | None:
-        """Full lane name, e.g. ``"ngõ 25 Vũ Ngọc Phan"``, when both a lane and a street are given."""
-        if self.lane and self.street:
-            return f"{self.lane} {self.street}"
-        return None
-
-
-# --------------------------------------------------------------------------------------------------
-# Street names
-
-
-_LANE_HEAD = re.compile(r"^((?:(?:hẻm|ngách|ngõ|kiệt|hem|ngach|ngo|kiet) [0-9][0-9a-z/]* )+)")
-_STREET_PREFIXES = ("phố ", "đường ", "đ. ")
-_STREET_PREFIXES_ASCII = ("pho ", "duong ")
-
-
-def street_key(name: str) -> str:
-    """Return the matching key of a street name: folded, one "phố"/"đường" prefix dropped.
-
-    The prefix is dropped before folding, so "Dương" and "Phó" at the start of a name stay (folding
-    would make "Dương Đức Hiền" look like "đường Đức Hiền"); text without any diacritics drops
-    "pho"/"duong". The prefix is also dropped after a lane head (``"Ngõ 575 Phố Kim Mã"`` →
-    ``"ngo 575 kim ma"``) and kept when the rest is a number (``"Đường 17/8"`` → ``"duong 17/8"``).
-
-    Examples
-    --------
-    >>> street_key("Phố Trúc Bạch")
-    'truc bach'
-    >>> street_key("Đường Dương Đức Hiền")
-    'duong duc hien'
-    """
-    text = nfc(name).lower()
-    head_match = _LANE_HEAD.match(text)
-    head, rest = (head_match.group(1), text[head_match.end() :]) if head_match else ("", text)
-    for prefix in _STREET_PREFIXES_ASCII if text.isascii() else _STREET_PREFIXES:
-        remainder = rest[len(prefix) :].lstrip()
-        if rest.startswith(prefix) and remainder and not remainder[0].isdigit():
-            rest = remainder
-            break
-    return fold(head + rest)
-
-
-def _street_keys(name: str) -> list[str]:
-    """Keys to look an address's street up by: `street_key`, and the whole name folded.
-
-    The second catches names the prefix rule cuts wrongly in plain ASCII ("Duong Duc Hien").
-    """
-    return list(dict.fromkeys([street_key(name), fold(name)]))
-
-
-def _numbers(key: str) -> list[str]:
-    return re.findall(r"\d+", key)
-
-
-# --------------------------------------------------------------------------------------------------
-# OSM streets
-
-
-def _split_names(value: str) -> list[str]:
-    return [nfc(part) for part in value.split(";") if nfc(part)]
-
-
-def load_osm_streets(osm_paths: Sequence[Path]) -> gpd.GeoDataFrame:
-    """Read the named highway ways of OSM XML files as LineStrings, one row per way.
-
-    Files may overlap: a way present in several is kept once (first file wins; the extracts are
-    snapshots of the same day). A way whose nodes are partly missing from the files (clipped by an
-    extract's bounding box) keeps the nodes present, if at least two.
-
-    Parameters
-    ----------
-    osm_paths
-        OSM XML files (``<node>`` before ``<way>``, as Overpass and osmium write them).
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        EPSG:4326, sorted by ``osm_id``; ``attrs["osm_bounds"]`` lists each file's node extent
-        (lon/lat min/max: what the extract covers, used to tell "not in the data" from "not
-        there"). Columns ``name`` (the ``name`` tag, else ``name:vi``,
-        ``alt_name``, ``old_name``; NFC), ``name_ascii`` (`geo.text.fold` of it), ``alt_names`` (the
-        other distinct names of those tags, ``";"``-joined, ``""`` if none), ``highway``, ``osm_id``
-        (int) and ``geometry``.
-
-    Raises
-    ------
-    DataValidationError
-        If a file cannot be parsed as XML.
-    """
-    nodes: dict[int, tuple[float, float]] = {}
-    ways: dict[int, tuple[list[int], dict[str, str]]] = {}
-    problems: list[DataProblem] = []
-    bounds: list[tuple[float, float, float, float]] = []
-    for path in osm_paths:
-        lons: list[float] = []
-        lats: list[float] = []
-        try:
-            for _event, elem in ET.iterparse(path, events=("end",)):
-                if elem.tag == "node":
-                    lon, lat = float(elem.attrib["lon"]), float(elem.attrib["lat"])
-                    nodes[int(elem.attrib["id"])] = (lon, lat)
-                    lons.append(lon)
-                    lats.append(lat)
-                    elem.clear()
-                elif elem.tag == "way":
-                    way_id = int(elem.attrib["id"])
-                    tags = {t.attrib["k"]: t.attrib["v"] for t in elem.iter("tag")}
-                    if way_id not in ways and "highway" in tags and any(k in tags for k in NAME_TAGS):
-                        refs = [int(nd.attrib["ref"]) for nd in elem.iter("nd")]
-                        ways[way_id] = (refs, {k: v for k, v in tags.items() if k in (*NAME_TAGS, "highway")})
-                    elem.clear()
-                elif elem.tag == "relation":
-                    elem.clear()
-        except (ET.ParseError, KeyError, ValueError) as exc:
-            problems.append(DataProblem(str(path), f"not readable as OSM XML: {exc}"))
-            continue
-        if lons:
-            bounds.append((min(lons), min(lats), max(lons), max(lats)))
-    if problems:
-        raise DataValidationError(problems)
-
-    records: list[dict[str, Any]] = []
-    for way_id in sorted(ways):
-        refs, tags = ways[way_id]
-        coords = [nodes[r] for r in refs if r in nodes]
-        if len(coords) < 2:
-            continue
-        names: list[str] = []
-        for key in NAME_TAGS:
-            for name in _split_names(tags.get(key, "")):
-                if name not in names:
-                    names.append(name)
-        if not names:
-            continue
-        records.append(
-            {
-                "name": names[0],
-                "name_ascii": fold(names[0]),
-                "alt_names": ";".join(names[1:]),
-                "highway": tags["highway"],
-                "osm_id": way_id,
-                "geometry": LineString(coords),
-            }
-        )
-    columns = ["name", "name_ascii", "alt_names", "highway", "osm_id", "geometry"]
-    frame = gpd.GeoDataFrame(records, columns=columns, geometry="geometry", crs=WGS84)
-    frame["osm_id"] = frame["osm_id"].astype("int64")
-    frame.attrs[COVERAGE_ATTR] = bounds
-    return frame
-
-
-# --------------------------------------------------------------------------------------------------
-# Address parsing
-
-_FLAGS = re.IGNORECASE
-_UNIT_PREFIXES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^(?:thị trấn|tt\.)\s*", _FLAGS), "thị trấn"),
-    (re.compile(r"^(?:phường|p\.)\s*", _FLAGS), "phường"),
-    (re.compile(r"^(?:xã|x\.)\s*", _FLAGS), "xã"),
-)
-_DISTRICT_PREFIX = re.compile(r"^(?:thị xã|tx\.|quận|q\.|huyện|h\.)\s*", _FLAGS)
-_CITY = re.compile(r"^(?:(?:thành phố|tp\.?)\s*)?(?:hà nội|ha noi|hanoi|việt nam|viet nam|vietnam)$", _FLAGS)
-_EMBEDDED_ADMIN = re.compile(r"(?<=\s)(?:thị trấn|thị xã|phường|quận|huyện|xã)(?=\s)", _FLAGS)
-_HOUSE = re.compile(r"^(?:số nhà|nhà số|số)?\s*(\d+[a-z]?(?:/\d+[a-z]?)*)(?![\w/])\s*", _FLAGS)
-_LANE = re.compile(r"^(ngõ|ngách|hẻm|kiệt)\s+(\d[\w/]*)\s*", _FLAGS)
-_STREET_PREFIX = re.compile(r"^(?:phố|đường|đ\.)\s*", _FLAGS)
-_ROAD_PREFIX = re.compile(r"^(?:đại lộ|quốc lộ|tỉnh lộ|đường tỉnh|ql\.?|đt\.?|tl\.?)\s*\d", _FLAGS)
-_LOCALITY = re.compile(
-    r"(?:^|(?<=\s))(?:tổ dân phố|tdp|khu đô thị mới|khu đô thị|kđt|khu phố|khu dân cư|khu trung tâm|"
-    r"tiểu khu|khu|thôn|xóm|làng|ấp|cụm|tổ|lô|tòa nhà|toà nhà|tòa|toà)(?=\s|$)",
-    _FLAGS,
-)
-_BUILDING = re.compile(r"^(?:tòa nhà|toà nhà|tòa|toà|nhà)\s", _FLAGS)
-_BUILDING_TAIL = re.compile(r"(?<=\s)\d+[a-z]?\s+(?!tầng)[^\d\s]", _FLAGS)
-_LABEL = re.compile(r"^[^\d:]{1,30}:\s*|^\d{4}[^:]{0,25}:\s*")
-
-
-def _segments(text: str) -> list[str]:
-    """Split an address into comma/semicolon parts; parenthesised parts come last, labels removed."""
-    inner = re.findall(r"\(([^()]*)\)", text)
-    outer = re.sub(r"\([^()]*\)", ",", text)
-    parts: list[str] = []
-    for chunk in [outer, *inner]:
-        for raw in re.split(r"[,;]", chunk):
-            piece = _LABEL.sub("", raw.strip()) if chunk is not outer else raw
-            piece = piece.strip(" .-–")
-            # "tổ dân phố số 2 phường Đông Ngạc": split before an admin word that is not at the start.
-            while piece:
-                cut = next(
-                    (
-                        m.start()
-                        for m in _EMBEDDED_ADMIN.finditer(piece)
-                        if not (m.group(0).lower() == "xã" and piece[: m.start()].lower().endswith("thị "))
-                    ),
-                    None,
-                )
-                if cut is None:
-                    parts.append(piece)
-                    break
-                head = piece[:cut].strip(" .-–")
-                if head:
-                    parts.append(head)
-                piece = piece[cut:].strip()
-    expanded: list[str] = []
-    for part in parts:
-        # "Tòa nhà Liên cơ 258 Võ Chí Công": a building name, then the house number and street.
-        tail = _BUILDING_TAIL.search(part) if _BUILDING.match(part) else None
-        expanded.extend([part[: tail.start()].strip(), part[tail.start() :].strip()] if tail else [part])
-    return [p for p in expanded if p]
-
-
-def _locality_name(segment: str) -> str | None:
-    """Name after the last locality word, without leading numbers and a trailing number."""
-    matches = list(_LOCALITY.finditer(segment))
-    rest = segment[matches[-1].end() :] if matches else segment
-    rest = re.sub(r"^\s*(?:số\s*)?\d+\w*\s*", "", rest, flags=_FLAGS)
-    rest = re.sub(r"^[\s\-–.]+", "", rest)
-    rest = re.sub(r"\s+\d+\w?$", "", rest).strip(" .-–")
-    return rest if rest and not re.search(r"\d", rest) else None
-
-
-def parse_address(address: str) -> ParsedAddress:
-    """Split a Vietnamese address into house number, lane, street, communes, old district, localities.
-
-    Parameters
-    ----------
-    address
-        Free text such as ``"Số 2, phố Trúc Bạch, phường Ba Đình"``, ``"Số 126 Hàng Trống, phường Hoàn
-        Kiếm"``, ``"Số 2 ngõ 4B phố Đặng Văn Ngữ, phường Kim Liên"``, ``"197 Nghi Tàm, P. Yên Phụ, Q. Tây
-        Hồ"`` or ``"Thôn 4 - Hồng Kỳ, xã Trung Giã"``.
-
-    Returns
-    -------
-    ParsedAddress
-        Missing parts are None (or empty); ``street`` is None when the address names no street, e.g.
-        ``"Thôn Lũng Vân, xã An Khánh"``.
-    """
-    text = nfc(address)
-    house: str | None = None
-    lanes: list[str] = []
-    street: str | None = None
-    units: list[UnitMention] = []
-    district: str | None = None
-    localities: list[str] = []
-    previous_was_number = False
-
-    for segment in _segments(text):
-        unit = next(((kind, pat) for pat, kind in _UNIT_PREFIXES if pat.match(segment)), None)
-        if unit is not None:
-            kind, pat = unit
-            name = pat.sub("", segment, count=1).strip()
-            if name:
-                units.append(UnitMention(kind, name))
-            previous_was_number = False
-            continue
-        if _DISTRICT_PREFIX.match(segment):
-            name = _DISTRICT_PREFIX.sub("", segment, count=1).strip()
-            if units and units[-1].district is None:
-                units[-1] = UnitMention(units[-1].kind, units[-1].name, name)
-            district = district or name
-            previous_was_number = False
-            continue
-        if _CITY.match(segment):
-            continue
-
-        rest = segment
-        number_here = False
-        house_match = _HOUSE.match(rest) if not _STREET_PREFIX.match(rest) else None
-        if house_match and house is None:
-            house = house_match.group(1)
-            rest = rest[house_match.end() :]
-            number_here = True
-            if "/" in house and not lanes:
-                # "2/224 đường Hoàng Mai": house 2 of lane 224.
-                lanes.append(f"ngõ {house.split('/')[1]}")
-        lane_here = False
-        while lane_match := _LANE.match(rest):
-            lanes.append(f"{lane_match.group(1).lower()} {lane_match.group(2)}")
-            rest = rest[lane_match.end() :]
-            lane_here = True
-        rest = rest.strip(" .-–")
-        if not rest:
-            previous_was_number = number_here and not lane_here
-            continue
-        if _STREET_PREFIX.match(rest):
-            name = _STREET_PREFIX.sub("", rest, count=1).strip()
-            if name[:1].isdigit():
-                name = rest  # "đường 17/8", "Đường 419": the number alone is no name
-            street = street or name
-        elif _ROAD_PREFIX.match(rest):
-            street = street or rest
-        elif _LOCALITY.search(rest) and (_LOCALITY.match(rest) or not (number_here or lane_here)):
-            locality = _locality_name(rest)
-            if locality:
-                localities.append(locality)
-        elif (number_here or lane_here or previous_was_number) and street is None:
-            street = rest  # "126 Hàng Trống", "Số 2, Hàng Trống"
-        else:
-            locality = _locality_name(rest)
-            if locality:
-                localities.append(locality)
-        previous_was_number = False
-
-    lane = " ".join(lanes) if lanes else None  # written order, as OSM names them: "ngách 22 ngõ 575"
-    return ParsedAddress(
-        address=text,
-        house_number=house,
-        lane=lane,
-        street=street,
-        street_ascii=fold(street) if street else None,
-        units=tuple(units),
-        district=district,
-        localities=tuple(localities),
-    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -510,23 +157,13 @@ def _kind_key(kind: Any) -> str | None:
     return _KINDS.get(fold(str(kind)))
 
 
-def _text(value: Any) -> str:
-    """Cell value as NFC text; missing values (None, NaN, NA) as ""."""
-    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
-        return ""
-    return nfc(str(value))
+def _numbers(key: str) -> list[str]:
+    """The numbers in a street key: a fuzzy match must have the same ("ngách 27" is not "ngách 22")."""
+    return re.findall(r"\d+", key)
 
 
 def _distance_text(metres: float) -> str:
     return f"{metres / 1000:.1f} km" if metres >= 1000 else f"{metres:.0f} m"
-
-
-def _line_parts(geometry: BaseGeometry) -> list[LineString]:
-    return [
-        cast(LineString, part)
-        for part in shapely.get_parts(geometry)
-        if part.geom_type == "LineString" and not part.is_empty and part.length > 0
-    ]
 
 
 def _as_wgs84(frame: gpd.GeoDataFrame, what: str, columns: Iterable[str]) -> gpd.GeoDataFrame:
@@ -556,10 +193,12 @@ class _Locator:
         codes = communes["code"].astype(str).tolist()
         self._polygons = dict(zip(codes, communes.geometry, strict=True))
         self._names = (
-            {c: _text(n) for c, n in zip(codes, communes["name"], strict=True)} if "name" in communes.columns else {}
+            {c: cell_text(n) for c, n in zip(codes, communes["name"], strict=True)}
+            if "name" in communes.columns
+            else {}
         )
         streets = _as_wgs84(self.streets, "streets", ("name", "geometry"))
-        self._street_names = [_text(n) for n in streets["name"]]
+        self._street_names = [cell_text(n) for n in streets["name"]]
         self._street_ids = (
             [str(i) for i in streets["osm_id"]] if "osm_id" in streets.columns else [str(i) for i in streets.index]
         )
@@ -574,7 +213,7 @@ class _Locator:
         alt = streets["alt_names"] if "alt_names" in streets.columns else pd.Series([""] * len(streets))
         self._key_rows = {}
         for row, (name, more) in enumerate(zip(self._street_names, alt, strict=True)):
-            for each in {name, *_split_names(_text(more))}:
+            for each in {name, *split_names(cell_text(more))}:
                 if each:
                     self._key_rows.setdefault(street_key(each), []).append(row)
         self._keys = sorted(self._key_rows)
@@ -590,13 +229,13 @@ class _Locator:
                 point = geom if geom.geom_type == "Point" else geom.representative_point()
                 self._legacy.append(
                     {
-                        "code": _text(rec["code"]),
-                        "name": _text(rec["name"]),
-                        "key": _unit_key(_text(rec["name"])),
+                        "code": cell_text(rec["code"]),
+                        "name": cell_text(rec["name"]),
+                        "key": _unit_key(cell_text(rec["name"])),
                         "kind": _kind_key(rec.get("kind")),
                         "kind_label": _KIND_LABELS.get(_kind_key(rec.get("kind")) or "", "unit"),
-                        "district": _text(rec.get("district")),
-                        "district_key": _district_key(_text(rec.get("district"))),
+                        "district": cell_text(rec.get("district")),
+                        "district_key": _district_key(cell_text(rec.get("district"))),
                         "point": point,
                     }
                 )
@@ -673,21 +312,13 @@ class _Locator:
         polygon_m = self._polygon_metric(code)
         zone = polygon_m.buffer(BOUNDARY_TOLERANCE_M)
         for label, name in attempts:
-            keys = sorted({k for each in _street_keys(cast(str, name)) for k in self._matching_keys(each)})
+            keys = sorted({k for each in street_keys(cast(str, name)) for k in self._matching_keys(each)})
             rows = sorted({r for k in keys for r in self._key_rows[k]})
             if not rows:
                 notes.append(f"{label} is not in the OSM road data{self._coverage_note(code)}")
                 continue
-            pieces: list[LineString] = []
-            used: list[int] = []
-            for row in rows:
-                geom = self._street_geoms[row]
-                if geom.intersects(zone):
-                    parts = _line_parts(geom.intersection(zone))
-                    if parts:
-                        pieces.extend(parts)
-                        used.append(row)
-            stretch = shapely.line_merge(shapely.MultiLineString(pieces)) if pieces else None
+            stretch, positions = stretch_within([self._street_geoms[r] for r in rows], zone)
+            used = [rows[p] for p in positions]
             if stretch is None or stretch.length < MIN_STRETCH_M:
                 nearest = min(float(self._street_geoms[r].distance(polygon_m)) for r in rows)
                 notes.append(
@@ -697,10 +328,7 @@ class _Locator:
                 continue
             # The point of the street nearest the middle of its stretch, preferring street that lies
             # inside the commune (1 m in, so rounding cannot push it out) over moving a point inward.
-            middle = stretch.centroid
-            on_street_inside = _line_parts(stretch.intersection(polygon_m.buffer(-1.0)))
-            candidates = shapely.MultiLineString(on_street_inside) if on_street_inside else stretch
-            point_m = nearest_points(candidates, middle)[0]
+            point_m = middle_of_stretch(stretch, inside=polygon_m.buffer(-1.0))
             placed = self._inside(point_m, code)
             if placed is None:
                 notes.append(f"{label}: no point of it lies inside the commune")
@@ -826,8 +454,8 @@ def locate_point(
         Columns ``code``, ``geometry`` (polygons, EPSG:4326); ``name`` optional (when present, a commune
         named with its own 2025 name is not taken for a legacy unit).
     streets
-        As returned by `load_osm_streets` (``name``, ``geometry`` required; ``alt_names``, ``osm_id``
-        used when present).
+        As returned by `geo.streets.load_osm_streets` (``name``, ``geometry`` required; ``alt_names``,
+        ``osm_id`` used when present).
     legacy_units
         Pre-2025 units, one point each (`geo.legacy.load_legacy_units`): ``code``, ``name``, ``geometry``;
         ``kind`` and ``district`` used when present. Without them step 2 is skipped.
@@ -847,7 +475,7 @@ def locate_point(
 
 def method_counts(located: pd.DataFrame) -> dict[str, int]:
     """Count rows per ``location_method`` (``surveyed`` first, then `METHODS`; other values after)."""
-    counts = located["location_method"].map(_text).value_counts()
+    counts = located["location_method"].map(cell_text).value_counts()
     ordered = {m: int(counts.get(m, 0)) for m in (SURVEYED, *METHODS)}
     for method in sorted(set(counts.index) - set(ordered)):
         ordered[method or "(none)"] = int(counts[method])
@@ -902,22 +530,22 @@ def locate_points(
     problems: list[DataProblem] = []
     filled: dict[str, list[Any]] = {c: [] for c in LOCATION_COLUMNS}
     for i, row in enumerate(out.to_dict("records")):
-        line, pid = i + 2, _text(row["id"]) or None
-        if _text(row["location_method"]) == SURVEYED:
+        line, pid = i + 2, cell_text(row["id"]) or None
+        if cell_text(row["location_method"]) == SURVEYED:
             try:
-                lon, lat = float(_text(row["lon"])), float(_text(row["lat"]))
+                lon, lat = float(cell_text(row["lon"])), float(cell_text(row["lat"]))
             except ValueError:
                 lon = lat = math.nan
             if not (-180 <= lon <= 180 and -90 <= lat <= 90):
                 problems.append(DataProblem(source, "surveyed row without valid lon/lat", row=line, id=pid))
-            values: list[Any] = [lon, lat, "exact", SURVEYED, _text(row["location_detail"]) or "surveyed"]
+            values: list[Any] = [lon, lat, "exact", SURVEYED, cell_text(row["location_detail"]) or "surveyed"]
         else:
-            code = _text(row["commune_code"])
+            code = cell_text(row["commune_code"])
             if not locator.has(code):
                 problems.append(DataProblem(source, f"unknown commune code {code!r}", row=line, id=pid))
                 values = [math.nan, math.nan, None, None, None]
             else:
-                loc = locator.locate(_text(row["address"]), code)
+                loc = locator.locate(cell_text(row["address"]), code)
                 values = [loc.lon, loc.lat, loc.precision, loc.method, loc.detail]
         for column, value in zip(LOCATION_COLUMNS, values, strict=True):
             filled[column].append(value)
@@ -927,168 +555,6 @@ def locate_points(
         out[column] = pd.Series(filled[column], index=out.index, dtype=float if column in ("lon", "lat") else object)
     out.attrs["location_counts"] = method_counts(out)
     return out
-
-
-# --------------------------------------------------------------------------------------------------
-# Writing back
-
-
-def _scan_csv(text: str) -> list[tuple[list[str], str]]:
-    """Split CSV text into records of raw field texts (quotes kept) and each record's line ending."""
-    records: list[tuple[list[str], str]] = []
-    fields: list[str] = []
-    start, i, n, quoted = 0, 0, len(text), False
-    while i < n:
-        char = text[i]
-        if quoted:
-            if char == '"':
-                if text.startswith('""', i):
-                    i += 2
-                    continue
-                quoted = False
-            i += 1
-        elif char == '"':
-            quoted = True
-            i += 1
-        elif char == ",":
-            fields.append(text[start:i])
-            i += 1
-            start = i
-        elif char in "\r\n":
-            ending = "\r\n" if text.startswith("\r\n", i) else char
-            fields.append(text[start:i])
-            records.append((fields, ending))
-            fields = []
-            i += len(ending)
-            start = i
-        else:
-            i += 1
-    if start < n or fields:
-        fields.append(text[start:])
-        records.append((fields, ""))
-    return records
-
-
-def _decode(raw: str) -> str:
-    stripped = raw.strip()
-    if len(stripped) >= 2 and stripped[0] == stripped[-1] == '"':
-        return stripped[1:-1].replace('""', '"')
-    return raw
-
-
-def _encode(value: str, quote_all: bool) -> str:
-    if quote_all or any(ch in value for ch in ',"\r\n'):
-        return '"' + value.replace('"', '""') + '"'
-    return value
-
-
-def _cell(column: str, value: Any) -> str:
-    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
-        return ""
-    if column in ("lon", "lat"):
-        return repr(float(value))
-    return str(value)
-
-
-def write_locations(csv_path: Path, located_df: pd.DataFrame) -> int:
-    """Write the location columns of ``located_df`` into the CSV at ``csv_path`` in place, by ``id``.
-
-    Every other column, the row order, line endings, a UTF-8 BOM and the quoting of untouched fields are
-    kept byte for byte; a location field whose value did not change keeps its text too (so ``105.80``
-    stays ``105.80``). Location columns missing from the file are appended. Rows absent from
-    ``located_df`` are left alone. The file is written aside and renamed over the original, so a failure
-    never leaves it half-written.
-
-    Parameters
-    ----------
-    csv_path
-        The registry CSV (header row, comma-separated, an ``id`` column).
-    located_df
-        Output of `locate_points` (columns ``id`` and `LOCATION_COLUMNS`).
-
-    Returns
-    -------
-    int
-        Number of rows whose text changed.
-
-    Raises
-    ------
-    DataValidationError
-        The CSV has no ``id`` column or repeated ids, or ``located_df`` has ids not in the CSV.
-    """
-    path = Path(csv_path)
-    source = str(path)
-    raw = path.read_bytes()
-    bom = raw.startswith(b"\xef\xbb\xbf")
-    records = _scan_csv(raw.decode("utf-8-sig"))
-    if not records:
-        raise DataValidationError([DataProblem(source, "empty file")])
-    header_raw, header_ending = records[0]
-    header = [_decode(h) for h in header_raw]
-    quote_all = all(h.strip().startswith('"') for h in header_raw)
-    if "id" not in header:
-        raise DataValidationError([DataProblem(source, "no id column")])
-    id_col = header.index("id")
-
-    problems: list[DataProblem] = []
-    seen: dict[str, int] = {}
-    for line, (fields, _end) in enumerate(records[1:], start=2):
-        if fields == [""]:
-            continue
-        pid = _decode(fields[id_col]) if id_col < len(fields) else ""
-        if pid in seen:
-            problems.append(DataProblem(source, f"id repeated (line {seen[pid]})", row=line, id=pid))
-        seen[pid] = line
-    updates = {_text(r["id"]): r for r in located_df.to_dict("records")}
-    for pid in sorted(set(updates) - set(seen)):
-        problems.append(DataProblem(source, "located row not in the file", id=pid))
-    if problems:
-        raise DataValidationError(problems)
-
-    added = [c for c in LOCATION_COLUMNS if c not in header]
-    if added:
-        header_raw = [*header_raw, *(_encode(c, quote_all) for c in added)]
-        header = [*header, *added]
-    out_records: list[tuple[list[str], str]] = [(header_raw, header_ending)]
-    changed = 0
-    for fields, end in records[1:]:
-        if fields == [""]:
-            out_records.append((fields, end))
-            continue
-        new = list(fields) + [""] * (len(header) - len(fields))
-        update = updates.get(_decode(fields[id_col]))
-        if update is not None:
-            for column in LOCATION_COLUMNS:
-                pos = header.index(column)
-                old_text = _decode(new[pos]) if pos < len(fields) else ""
-                value = _cell(column, update.get(column))
-                same = old_text == value
-                if not same and column in ("lon", "lat") and old_text and value:
-                    try:
-                        same = float(old_text) == float(value)
-                    except ValueError:
-                        same = False
-                if not same:
-                    new[pos] = _encode(value, quote_all)
-        if new != fields:
-            changed += 1
-        out_records.append((new, end))
-    # Every record keeps its own line ending; only a last line without one stays without.
-    text = "".join(",".join(fields) + end for fields, end in out_records)
-    data = (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
-
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, path.stat().st_mode & 0o7777)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return changed
 
 
 def run_locate(settings: Settings | None = None, write: bool = True) -> str:
