@@ -77,7 +77,7 @@ def data_locate_points(
     write: Annotated[bool, typer.Option(help="Write the coordinates back into the registry CSV.")] = True,
 ) -> None:
     """Derive each service point's coordinates from its address and label the method and precision."""
-    from geo.locate import run_locate
+    from geo.geocode import run_locate
 
     report = run_locate(get_settings(), write=write)
     out.print(report)

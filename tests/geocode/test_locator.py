@@ -1,77 +1,29 @@
-"""Locating offices from addresses: parsing, street matching, legacy points, fallbacks, CSV write-back.
+"""Locating offices from addresses: street matching, legacy points, fallbacks, locating a registry.
 
-Hand-made fixtures (tests/fixtures/locate/) pin each rule; the real pinned OSM extracts and 2025
-commune polygons check that it works on the data the project ships (skipped when neither the mirror
-nor a fetched copy is available).
+Hand-made fixtures (tests/geocode/geocode_fixtures.py and conftest.py) pin each rule; the real pinned
+OSM extracts and 2025 commune polygons check that it works on the data the project ships (skipped when
+neither the mirror nor a fetched copy is available).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
-from shapely.geometry import Point, box
+from geocode_fixtures import REGISTRY_CSV, A, B
+from shapely.geometry import Point
 
 from geo.errors import DataValidationError, NotFound
-from geo.locate import (
-    COORD_DECIMALS,
-    LOCATION_COLUMNS,
-    METHODS,
-    load_osm_streets,
-    locate_point,
-    locate_points,
-    method_counts,
-    parse_address,
-    street_key,
-    write_locations,
-)
+from geo.geocode.csv_patch import LOCATION_COLUMNS
+from geo.geocode.locator import COORD_DECIMALS, METHODS, locate_point, locate_points, method_counts
 from geo.settings import PROJECT_ROOT, Settings
+from geo.streets import load_osm_streets
 
-FIXTURES = Path(__file__).parent / "fixtures" / "locate"
 METRIC = "EPSG:32648"
-
-# Two 0.01° squares side by side (the fixture OSM files are drawn on them).
-A = box(105.80, 21.00, 105.81, 21.01)
-B = box(105.81, 21.00, 105.82, 21.01)
-
-
-# --------------------------------------------------------------------------------------------------
-# Fixtures
-
-
-@pytest.fixture(scope="module")
-def communes() -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"code": ["90001", "90002"], "name": ["Alpha", "Beta"]}, geometry=[A, B], crs=4326)
-
-
-@pytest.fixture(scope="module")
-def streets() -> gpd.GeoDataFrame:
-    return load_osm_streets([FIXTURES / "a.osm", FIXTURES / "b.osm"])
-
-
-@pytest.fixture(scope="module")
-def legacy() -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame(
-        {
-            "code": ["00001", "00002", "00003", "00004"],
-            "name": ["Cũ Một", "Cũ Hai", "Cũ Một", "Alpha"],
-            "name_ascii": ["cu mot", "cu hai", "cu mot", "alpha"],
-            "kind": ["phuong", "xa", "phuong", "phuong"],
-            "district": ["Quận Xưa", "Huyện Khác", "Huyện Khác", "Quận Xưa"],
-        },
-        geometry=[
-            Point(105.8031, 21.0071),
-            Point(105.8151, 21.0081),
-            Point(105.8171, 21.0021),
-            Point(105.8061, 21.0061),
-        ],
-        crs=4326,
-    )
 
 
 def _metres(a: shapely.Geometry, b: shapely.Geometry) -> float:
@@ -81,100 +33,6 @@ def _metres(a: shapely.Geometry, b: shapely.Geometry) -> float:
 
 def _decimals_ok(value: float) -> bool:
     return round(value, COORD_DECIMALS) == value
-
-
-# --------------------------------------------------------------------------------------------------
-# Address parsing (real seat addresses from facts/commune_hq_2025.csv and branches.csv)
-
-
-@pytest.mark.parametrize(
-    ("address", "house", "lane", "street", "commune"),
-    [
-        ("Số 2, phố Trúc Bạch, phường Ba Đình", "2", None, "Trúc Bạch", "Ba Đình"),
-        ("Số 525, phố Kim Mã, phường Giảng Võ", "525", None, "Kim Mã", "Giảng Võ"),
-        ("Số 126 Hàng Trống, phường Hoàn Kiếm", "126", None, "Hàng Trống", "Hoàn Kiếm"),
-        ("Số 270, đường Ngọc Thuỵ, phường Bồ Đề", "270", None, "Ngọc Thuỵ", "Bồ Đề"),
-        ("Số 79A ngõ 25 Vũ Ngọc Phan, phường Láng", "79A", "ngõ 25", "Vũ Ngọc Phan", "Láng"),
-        ("Số 2 ngõ 4B phố Đặng Văn Ngữ, phường Kim Liên", "2", "ngõ 4B", "Đặng Văn Ngữ", "Kim Liên"),
-        ("Số 2/224 đường Hoàng Mai, phường Tương Mai", "2/224", "ngõ 224", "Hoàng Mai", "Tương Mai"),
-        ("Số 8 ngõ 6 phố Bùi Huy Bích", "8", "ngõ 6", "Bùi Huy Bích", None),
-        ("Phố Văn Hội, tổ dân phố số 2 phường Đông Ngạc", None, None, "Văn Hội", "Đông Ngạc"),
-        ("Đường Dương Đức Hiền, thôn Cừ Keo, xã Thuận An", None, None, "Dương Đức Hiền", "Thuận An"),
-        ("Số 10, đường 17/8, xã Quốc Oai", "10", None, "đường 17/8", "Quốc Oai"),
-        ("Số 125 tỉnh lộ 422, xã Hoài Đức", "125", None, "tỉnh lộ 422", "Hoài Đức"),
-        ("Số 01 đường Bích Hòa - Cao Viên, thôn Mùi, xã Bình Minh", "01", None, "Bích Hòa - Cao Viên", "Bình Minh"),
-        ("Thôn Lũng Vân, xã An Khánh", None, None, None, "An Khánh"),
-        ("Tổ dân phố Ngọa Long 2, phường Tây Tựu", None, None, None, "Tây Tựu"),
-        ("Tổ 6, phường Phúc Lợi", None, None, None, "Phúc Lợi"),
-        ("Số 99 thôn Nam Võng, xã Phúc Lộc", "99", None, None, "Phúc Lộc"),
-        ("Lô C3, khu đô thị Văn Phú, phường Kiến Hưng", None, None, None, "Kiến Hưng"),
-        ("197 Nghi Tàm, P. Yên Phụ, Q. Tây Hồ", "197", None, "Nghi Tàm", "Yên Phụ"),
-        ("85 Dịch Vọng Hậu, Q. Cầu Giấy", "85", None, "Dịch Vọng Hậu", None),
-        ("Ngõ 12 phố Trúc Bạch, phường Ba Đình", None, "ngõ 12", "Trúc Bạch", "Ba Đình"),
-    ],
-)
-def test_parse_real_addresses(
-    address: str, house: str | None, lane: str | None, street: str | None, commune: str | None
-) -> None:
-    parsed = parse_address(address)
-    assert (parsed.house_number, parsed.lane, parsed.street, parsed.commune) == (house, lane, street, commune)
-    assert parsed.street_ascii == (street_key(street) if street else None)
-
-
-def test_parse_folds_and_normalises() -> None:
-    decomposed = "So\u0302\u0301 2, pho\u0302\u0301 Tru\u0301c Ba\u0323ch"  # NFD input
-    parsed = parse_address(decomposed)
-    assert parsed.street == "Trúc Bạch" and parsed.street_ascii == "truc bach"
-    assert parse_address("Số 2, phố Trúc Bạch").lane_street is None
-    assert parse_address("Số 1 ngõ 282 đường Kim Giang").lane_street == "ngõ 282 Kim Giang"
-
-
-def test_parse_old_units_districts_and_localities() -> None:
-    xuan_la = parse_address("Tòa nhà Liên cơ 258 Võ Chí Công, P. Xuân La, Q. Tây Hồ")
-    assert (xuan_la.house_number, xuan_la.street) == ("258", "Võ Chí Công")
-    assert [(u.kind, u.name, u.district) for u in xuan_la.units] == [("phường", "Xuân La", "Tây Hồ")]
-    nested = parse_address(
-        "Tòa nhà Liên cơ A, 258 Võ Chí Công (old admin: P. Xuân La, Q. Tây Hồ; 2025 admin: P. Tây Hồ)"
-    )
-    assert [(u.name, u.district) for u in nested.units] == [("Xuân La", "Tây Hồ"), ("Tây Hồ", None)]
-    assert parse_address("Thôn 4 - Hồng Kỳ, xã Trung Giã").localities == ("Hồng Kỳ",)
-    assert parse_address("Thôn 3, Yên Bình, xã Yên Xuân").localities == ("Yên Bình",)
-    assert parse_address("Thôn Vật Lại 3, xã Vật Lại").localities == ("Vật Lại",)
-    sontay = parse_address("Phường Sơn Lộc, thị xã Sơn Tây")
-    assert [(u.kind, u.name, u.district) for u in sontay.units] == [("phường", "Sơn Lộc", "Sơn Tây")]
-
-
-def test_street_key_drops_one_prefix_but_keeps_numbers() -> None:
-    assert street_key("Phố Trúc Bạch") == street_key("Trúc Bạch") == "truc bach"
-    assert street_key("Đường Linh Đường") == "linh duong"
-    assert street_key("Ngõ 575 Phố Kim Mã") == street_key("ngõ 575 Kim Mã") == "ngo 575 kim ma"
-    assert street_key("Đường 17/8") == "duong 17/8"
-
-
-# --------------------------------------------------------------------------------------------------
-# OSM streets
-
-
-def test_load_osm_streets_dedupes_and_keeps_named_highways(streets: gpd.GeoDataFrame) -> None:
-    assert streets.crs.to_epsg() == 4326
-    assert streets["osm_id"].is_unique
-    assert streets["osm_id"].tolist() == [100, 101, 104, 105, 106, 107, 108]  # 102 unnamed, 103 no highway
-    assert list(streets.columns) == ["name", "name_ascii", "alt_names", "highway", "osm_id", "geometry"]
-    hang_ma = streets.set_index("osm_id").loc[100]
-    assert hang_ma["name"] == "Phố Hàng Mã" and hang_ma["name_ascii"] == "pho hang ma"
-    assert hang_ma["alt_names"] == "Phố Mã Cũ"  # name:vi and the repeated alt_name collapse; name:en ignored
-    assert streets.set_index("osm_id").loc[107, "name"] == "Phố Tràng Thi"  # from name:vi
-    clipped = streets.set_index("osm_id").loc[108, "geometry"]
-    assert len(clipped.coords) == 2  # node 999 is in no file
-    assert len(streets.attrs["osm_bounds"]) == 2
-    assert (streets.geom_type == "LineString").all()
-
-
-def test_broken_osm_file_is_a_data_problem(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.osm"
-    bad.write_text("<osm><node id='1' lat='21' lon='105'></osm>", "utf-8")
-    with pytest.raises(DataValidationError, match=r"bad\.osm"):
-        load_osm_streets([bad])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -275,11 +133,11 @@ def test_unknown_commune_is_not_found(communes: gpd.GeoDataFrame, streets: gpd.G
 
 
 # --------------------------------------------------------------------------------------------------
-# locate_points and write_locations
+# locate_points
 
 
 def _registry() -> pd.DataFrame:
-    return pd.read_csv(FIXTURES / "registry.csv", dtype=str, keep_default_na=False)
+    return pd.read_csv(REGISTRY_CSV, dtype=str, keep_default_na=False)
 
 
 def test_locate_points_fills_keeps_surveyed_and_never_claims_exact(
@@ -330,42 +188,6 @@ def test_locate_points_reports_bad_rows(communes: gpd.GeoDataFrame, streets: gpd
         locate_points(points.drop(columns="address"), communes, streets)
 
 
-def test_write_locations_rewrites_only_location_fields(
-    tmp_path: Path, communes: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, legacy: gpd.GeoDataFrame
-) -> None:
-    path = tmp_path / "service_points.csv"
-    shutil.copyfile(FIXTURES / "registry.csv", path)
-    before = path.read_text("utf-8").splitlines()
-    located = locate_points(pd.read_csv(path, dtype=str, keep_default_na=False), communes, streets, legacy)
-    assert write_locations(path, located) == 3  # the surveyed row is unchanged
-    after = path.read_text("utf-8").splitlines()
-    assert after[0] == before[0] and after[3] == before[3]  # header, surveyed row: byte for byte
-    assert after[1].startswith('SP-A1,"Điểm phục vụ Alpha, cơ sở 1",commune_service_point,"Số 3, đường Lê Lợi')
-    assert after[1].endswith(',"Mo-Fr 08:00-12:00,13:30-17:00",')
-    assert after[2].endswith(',"quoted ""note"", kept"')
-    reread = pd.read_csv(path, dtype=str, keep_default_na=False)
-    assert reread["commune_code"].tolist() == ["90001", "90001", "90002", "90002"]
-    assert reread["location_method"].tolist() == located["location_method"].tolist()
-    assert [float(v) for v in reread["lon"]] == located["lon"].tolist()
-    assert write_locations(path, located) == 0  # idempotent
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["service_points.csv"]  # nothing left aside
-
-
-def test_write_locations_appends_missing_columns_and_keeps_crlf(
-    tmp_path: Path, communes: gpd.GeoDataFrame, streets: gpd.GeoDataFrame
-) -> None:
-    path = tmp_path / "points.csv"
-    path.write_bytes('id,address,commune_code\r\nX1,"Số 3, đường Lê Lợi",90001\r\nX2,Tổ 1,90002\r\n'.encode())
-    located = locate_points(pd.read_csv(path, dtype=str), communes, streets).iloc[:1]
-    write_locations(path, located)
-    lines = path.read_bytes().decode().split("\r\n")
-    assert lines[0] == "id,address,commune_code," + ",".join(LOCATION_COLUMNS)
-    assert lines[1].startswith('X1,"Số 3, đường Lê Lợi",90001,105.') and ",approximate,street," in lines[1]
-    assert lines[2] == "X2,Tổ 1,90002,,,,,"  # not in located_df: padded, values untouched
-    with pytest.raises(DataValidationError, match="not in the file"):
-        write_locations(path, located.assign(id="NOPE"))
-
-
 # --------------------------------------------------------------------------------------------------
 # Real data: the pinned OSM extracts of central Hanoi and the 126 communes of 2025
 
@@ -399,12 +221,6 @@ def real_communes(real_settings: Settings) -> gpd.GeoDataFrame:
 
 def _polygon(communes: gpd.GeoDataFrame, code: str) -> shapely.Geometry:
     return communes.set_index("code").loc[code, "geometry"]
-
-
-def test_real_osm_streets_load(real_streets: gpd.GeoDataFrame) -> None:
-    assert real_streets["osm_id"].is_unique and len(real_streets) > 3000
-    assert real_streets.crs.to_epsg() == 4326
-    assert (real_streets["name"] == "Phố Kim Mã").sum() > 10
 
 
 @pytest.mark.parametrize(
