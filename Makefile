@@ -31,8 +31,8 @@ data: install
 # copied into app/static/vendor (git-ignored) and served by the app: the maps work offline. Idempotent.
 WEB_ASSETS_STAMP := app/static/vendor/.installed.json
 web-assets: $(WEB_ASSETS_STAMP)
-$(WEB_ASSETS_STAMP): app/pages/package.json app/pages/package-lock.json geo/webassets.py | install
-	$(BIN)/python -m geo.webassets
+$(WEB_ASSETS_STAMP): app/pages/package.json app/pages/package-lock.json app/assets.py | install
+	$(BIN)/python -m app.assets
 	touch $@
 
 # The road graphs are rebuilt only when their inputs change (about 20 s); the index always (about 2 s).

@@ -4,7 +4,7 @@
 ``gandan coverage`` runs (measure, optionally compare, apply a scenario and suggest sites, then write).
 Every output carries its sources and method (`caption`), with "© OpenStreetMap contributors" whenever
 road travel times were used. The HTML loads Leaflet & co. from the app's self-hosted copies when asked
-(`geo.webassets`), so it works offline.
+(`geo.offline`), so it works offline.
 """
 
 from __future__ import annotations
@@ -253,8 +253,8 @@ def choropleth(
 ) -> Any:
     """The folium map: communes coloured by share covered, places as dots, the measures in tooltips.
 
-    ``assets_url``: where Leaflet and the other libraries are served (`geo.webassets.VENDOR_URL` in the
-    app, or the vendor folder's ``file://`` URI for an offline file); None keeps folium's CDN links.
+    ``assets_url``: where Leaflet and the other libraries are served (the web app's vendor URL, or the
+    vendor folder's ``file://`` URI for an offline file); None keeps folium's CDN links.
     """
     import branca.colormap as cm
     import folium
@@ -333,7 +333,7 @@ def choropleth(
     fmap.get_root().html.add_child(folium.Element(title))  # type: ignore[attr-defined]
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     if assets_url is not None:
-        from geo.webassets import use_local_assets
+        from geo.offline import use_local_assets
 
         use_local_assets(fmap, base_url=assets_url)
     return fmap
@@ -400,13 +400,13 @@ def run_to_files(
     index: Index | None = None,
     network_dir: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
-    offline_html: bool = True,
+    assets_url: str | None = None,
 ) -> tuple[CoverageReport, dict[str, Path]]:
     """Everything ``gandan coverage`` does: measure, optionally compare / edit / site, and write the files.
 
-    With ``offline_html`` the HTML loads Leaflet & co. from the app's vendored copies (``file://``
-    links, see `geo.webassets`), so it opens without the internet on this machine; when they are not
-    installed, or with ``offline_html=False`` (a file to share), it uses folium's CDN links.
+    With ``assets_url`` (the vendored copies' folder as a ``file://`` URI, see `geo.offline`) the HTML
+    loads Leaflet & co. from there, so it opens without the internet on this machine; with None (not
+    installed, or a file to share) it uses folium's CDN links.
 
     Returns the report and the written paths (``html``, ``png``, ``csv``, ``gpkg`` and ``sites_csv``).
     """
@@ -432,14 +432,6 @@ def run_to_files(
 
         existing = report.after.facilities
         report.sites = suggest_sites(engine, procedure, mode, threshold, sites, existing=existing, progress=say)
-    assets_url = None
-    if offline_html:
-        from geo.webassets import VENDOR_DIR, web_assets_installed
-
-        if web_assets_installed():
-            assets_url = VENDOR_DIR.as_uri()
-        else:
-            report.notes.append("web assets not installed (make web-assets): the HTML loads Leaflet from CDNs")
     paths = write_outputs(
         report, out_dir, demand=engine.demand, formats=formats, progress=say, assets_url=assets_url
     )

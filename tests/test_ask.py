@@ -330,7 +330,7 @@ def test_only_one_coordinate_is_refused(asker: Asker) -> None:
 
 def test_cli_ask_readable_and_json(service, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import geo.service
-    from geo.cli import app
+    from app.cli import app
 
     monkeypatch.setattr(geo.service, "get_service", lambda: service)
     runner = CliRunner()

@@ -385,7 +385,7 @@ def test_outputs_are_written_and_read_back(real: CoverageEngine, index, tmp_path
 
 
 def test_cli_writes_the_four_outputs(tmp_path: Path) -> None:
-    from geo.cli import app
+    from app.cli import app
 
     result = CliRunner().invoke(
         app,
@@ -444,7 +444,8 @@ def test_post_scenario_shows_the_change_per_commune(client, index) -> None:  # t
 
 
 def test_planner_page_and_map(client) -> None:  # type: ignore[no-untyped-def]
-    from geo.webassets import external_asset_urls, web_assets_installed
+    from app.assets import web_assets_installed
+    from geo.offline import external_asset_urls
 
     r = client.get("/planner", params={"procedure": "1.001193", "mode": "straight", "threshold": 2000})
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]

@@ -16,22 +16,19 @@ from branca.colormap import LinearColormap
 from folium.plugins import Fullscreen
 from shapely.geometry import shape
 
-from app.routes.pages import STRINGS
-from geo.errors import InvalidParameter
-from geo.simplify import light_geojson, simplify_coverage
-from geo.webassets import (
-    FOLIUM_ASSETS,
+from app.assets import (
     STAMP_NAME,
     VENDOR_DIR,
     VENDOR_URL,
-    MissingWebAsset,
     WebAssetsError,
-    external_asset_urls,
     install_web_assets,
     require_web_assets,
-    use_local_assets,
     web_assets_installed,
 )
+from app.routes.pages import STRINGS
+from geo.errors import InvalidParameter
+from geo.offline import FOLIUM_ASSETS, MissingWebAsset, external_asset_urls, use_local_assets
+from geo.simplify import light_geojson, simplify_coverage
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -215,7 +212,7 @@ def test_use_local_assets_covers_a_choropleth(index) -> None:  # type: ignore[no
     layer = light_geojson(index.communes, ["code", "name"], id_column="code", tolerance_m=100)
     values = {code: i for i, code in enumerate(index.communes["code"])}
     m = folium.Map(location=[21.03, 105.85], zoom_start=10, tiles=None)
-    use_local_assets(m)  # early: links added later (choropleth, colormap) are rewritten too
+    use_local_assets(m, VENDOR_URL)  # early: links added later (choropleth, colormap) are rewritten too
     folium.Choropleth(geo_data=layer, data=values, key_on="feature.id", fill_color="YlGn").add_to(m)
     LinearColormap(["white", "green"], vmin=0, vmax=126, caption="coverage").add_to(m)
     folium.Marker([21.03, 105.85], icon=folium.Icon(icon="home", angle=45)).add_to(m)
@@ -229,11 +226,11 @@ def test_use_local_assets_covers_a_choropleth(index) -> None:  # type: ignore[no
 
 
 def test_use_local_assets_refuses_what_it_cannot_serve() -> None:
-    m = use_local_assets(folium.Map(location=[21.03, 105.85], tiles=None))
+    m = use_local_assets(folium.Map(location=[21.03, 105.85], tiles=None), VENDOR_URL)
     Fullscreen().add_to(m)
     with pytest.raises(MissingWebAsset, match="fullscreen"):
         m.get_root().render()
-    lenient = use_local_assets(folium.Map(location=[21.03, 105.85], tiles=None), strict=False)
+    lenient = use_local_assets(folium.Map(location=[21.03, 105.85], tiles=None), VENDOR_URL, strict=False)
     Fullscreen().add_to(lenient)
     page = lenient.get_root().render()
     assert len(external_asset_urls(page)) == 2  # the plugin's own script and stylesheet only

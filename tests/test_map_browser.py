@@ -24,10 +24,10 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
 
+from app.assets import install_web_assets
 from app.main import create_app
 from geo.finder import NearestResult
 from geo.hours import parse_time
-from geo.webassets import install_web_assets
 
 pytestmark = pytest.mark.browser
 

@@ -194,7 +194,7 @@ def test_backend_serves_the_stored_index(backend, index, finder) -> None:
 
 
 def test_cli_load_again_gives_the_same_data(postgis_url, loaded, backend, index) -> None:
-    from geo.cli import app
+    from app.cli import app
 
     runner = CliRunner()
     result = runner.invoke(app, ["db", "migrate", "--database-url", postgis_url.loader_url])

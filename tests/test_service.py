@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from geo.cli import app as cli
+from app.cli import app as cli
 from geo.hours import parse_time
 from geo.network import Candidate
 

@@ -4,11 +4,11 @@ The page is a folium map (tiles from ``settings.tile_url``, three empty layers: 
 points, results) plus a panel and a script (``app/pages/map.html``, ``map.js``, ``map.css``). Every
 answer the page shows comes from the API: ``/v1/procedures`` (search), ``/v1/nearest`` (results and
 routes), ``/map/communes.geojson`` and ``/map/points.geojson`` below. Leaflet, Bootstrap, Font Awesome
-and the other libraries are served from ``/static/vendor`` (see `geo.webassets`), so the page works
+and the other libraries are served from ``/static/vendor`` (see `app.assets`), so the page works
 without the internet; only the background tiles need it.
 
 `install` adds all of this to an app: the router, and the ``/static/vendor`` mount that other folium
-pages (the planner map) reuse through `geo.webassets.use_local_assets`.
+pages (the planner map) reuse through `geo.offline.use_local_assets`.
 """
 
 from __future__ import annotations
@@ -29,13 +29,14 @@ from folium.elements import JSCSSMixin
 from folium.template import Template
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from app.assets import VENDOR_DIR, VENDOR_URL, require_web_assets
 from app.dependencies import AtParam, ServiceDep, resolve_at
 from app.responses import GEOJSON, GeoJSONResponse
 from app.schemas import Problem
 from geo.errors import NotFound
+from geo.offline import use_local_assets
 from geo.service import MODES, iso
 from geo.simplify import light_geojson
-from geo.webassets import VENDOR_DIR, VENDOR_URL, require_web_assets, use_local_assets
 
 __all__ = ["PAGES_DIR", "PAGES_URL", "STRINGS", "install", "router"]
 
@@ -333,7 +334,7 @@ def render_citizen_map(service: Any, lang: str) -> str:
         ),
         name="gandan_meta",
     )
-    use_local_assets(m)
+    use_local_assets(m, VENDOR_URL)
     page: str = figure.render()
     # branca's figure template has a bare <html>: say which language the page is in.
     return page.replace("<html>", f'<html lang="{lang}">', 1)

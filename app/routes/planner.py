@@ -206,8 +206,8 @@ def planner_map(
     compare: CompareParam = None,
 ) -> HTMLResponse:
     """The folium choropleth alone (the page frames it); libraries come from ``/static/vendor``."""
+    from app.assets import VENDOR_URL, require_web_assets
     from geo.coverage_maps import choropleth
-    from geo.webassets import VENDOR_URL, require_web_assets
 
     require_web_assets()
     report = engine.run(procedure, mode, _threshold(mode, threshold), compare=compare)

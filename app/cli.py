@@ -254,8 +254,11 @@ def coverage(
     """Share of each commune's population within reach of a place that handles a procedure; maps and tables."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from app.assets import VENDOR_DIR, web_assets_installed
     from geo.coverage_maps import expected_steps, run_to_files
 
+    # The HTML loads Leaflet & co. from the vendored copies (file:// links) so it opens offline here.
+    offline = web_assets_installed()
     formats = ("html", "png", "csv", "gpkg")
     total = expected_steps(mode, compare, bool(scenario), sites, formats)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
@@ -276,7 +279,10 @@ def coverage(
             grid_m=grid,
             formats=formats,
             progress=step,
+            assets_url=VENDOR_DIR.as_uri() if offline else None,
         )
+    if not offline:
+        report.notes.append("web assets not installed (make web-assets): the HTML loads Leaflet from CDNs")
     totals = report.totals()
     reach = f"{threshold:g} {report.unit} ({mode})"
     line = f"{report.procedure['name']} ({report.procedure['code']}), within {reach}: {totals['share']:.1%}"
@@ -370,14 +376,14 @@ def mcp(
     port: Annotated[int, typer.Option(help="Port (http).")] = 8765,
 ) -> None:
     """Serve the MCP tools (find_nearest_service_point, search_procedures, locate_commune, coverage_summary)."""
-    from geo.mcp_server import run
+    from app.mcp import run
 
     if transport not in ("stdio", "http"):
         _fail(f"--transport must be stdio or http, not {transport!r}")
     run("http" if transport == "http" else "stdio", host=host, port=port)
 
 
-def main() -> None:  # pragma: no cover - console entry for `python -m geo.cli`
+def main() -> None:  # pragma: no cover - console entry for `python -m app.cli`
     """Run the CLI."""
     app()
 

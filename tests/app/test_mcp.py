@@ -1,4 +1,4 @@
-"""The MCP server (geo.mcp_server), driven by the SDK's own client: in memory, over stdio and over HTTP."""
+"""The MCP server (app.mcp), driven by the SDK's own client: in memory, over stdio and over HTTP."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
-from geo.mcp_server import TOOLS, build_server
+from app.mcp import TOOLS, build_server
 from geo.settings import PROJECT_ROOT
 
 AT = "2026-03-02T09:30:00+07:00"
@@ -136,7 +136,7 @@ def _env() -> dict[str, str]:
 
 def test_stdio_transport_with_the_sdk_client() -> None:
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "geo.cli", "mcp", "--transport", "stdio"], cwd=str(PROJECT_ROOT), env=_env()
+        command=sys.executable, args=["-m", "app.cli", "mcp", "--transport", "stdio"], cwd=str(PROJECT_ROOT), env=_env()
     )
 
     async def steps(client: Client) -> tuple[Any, Any]:
@@ -159,7 +159,7 @@ def _free_port() -> int:
 def http_server() -> Iterator[str]:
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "geo.cli", "mcp", "--transport", "http", "--port", str(port)],
+        [sys.executable, "-m", "app.cli", "mcp", "--transport", "http", "--port", str(port)],
         cwd=PROJECT_ROOT,
         env=_env(),
         stdout=subprocess.DEVNULL,

@@ -2,12 +2,12 @@
 
 folium writes ``<script>`` and ``<link>`` tags that load Leaflet, jQuery, Bootstrap, Font Awesome, the
 awesome-markers plugin (and d3 for branca colour scales) from public CDNs. gandan installs the same
-libraries from the npm registry at set-up instead, copies the files the pages use into
-``app/static/vendor/`` (git-ignored), and the app serves that folder at `VENDOR_URL`
-(``app.routes.pages.install`` mounts it). `use_local_assets` then points a folium map, or any branca
-``Figure``, at those copies.
+libraries from the npm registry at set-up instead, copies the files the pages use into `VENDOR_DIR`
+(``app/static/vendor/``, git-ignored), and the app serves that folder at `VENDOR_URL`
+(``app.routes.pages.install`` mounts it). `geo.offline.use_local_assets` then points a folium map, or
+any branca ``Figure``, at those copies (callers pass `VENDOR_URL`, or ``VENDOR_DIR.as_uri()`` for a file).
 
-Set-up: ``make web-assets`` (a prerequisite of ``make build``) runs ``python -m geo.webassets``, which
+Set-up: ``make web-assets`` (a prerequisite of ``make build``) runs ``python -m app.assets``, which
 calls `install_web_assets`:
 
 * versions are pinned by ``app/pages/package.json`` and its ``package-lock.json`` (integrity hashes,
@@ -19,8 +19,9 @@ calls `install_web_assets`:
 
 Adding a library (for example a folium plugin): add it to ``app/pages/package.json``, refresh the lock
 (``npm install --package-lock-only --omit-lockfile-registry-resolved`` in that folder), list its files
-in `COPIES` and map folium's link name to its local path in `FOLIUM_ASSETS`. `use_local_assets` refuses
-(`MissingWebAsset`) to render a page that would still load something from a CDN.
+in `COPIES` and map folium's link name to its local path in `geo.offline.FOLIUM_ASSETS`.
+`geo.offline.use_local_assets` refuses (`geo.offline.MissingWebAsset`) to render a page that would still
+load something from a CDN.
 """
 
 from __future__ import annotations
@@ -37,37 +38,30 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, TypeVar
-
-from branca.element import CssLink, Element, Figure, JavascriptLink
+from typing import Any
 
 from geo.errors import GandanError
-from geo.settings import PROJECT_ROOT, Settings, get_settings
+from geo.offline import FOLIUM_ASSETS, ROTATE_CSS
+from geo.settings import Settings, get_settings
 
 __all__ = [
     "COPIES",
-    "FOLIUM_ASSETS",
     "PACKAGE_DIR",
+    "STAMP_NAME",
     "VENDOR_DIR",
     "VENDOR_URL",
     "Copy",
     "InstallReport",
-    "LocalAssetsHeader",
-    "MissingWebAsset",
     "WebAssetsError",
-    "external_asset_urls",
     "install_web_assets",
     "main",
     "require_web_assets",
-    "use_local_assets",
-    "vendor_url",
     "web_assets_installed",
 ]
 
-PACKAGE_DIR = PROJECT_ROOT / "app" / "pages"
-VENDOR_DIR = PROJECT_ROOT / "app" / "static" / "vendor"
+PACKAGE_DIR = Path(__file__).resolve().parent / "pages"
+VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
 VENDOR_URL = "/static/vendor"
 STAMP_NAME = ".installed.json"
 NPM_TIMEOUT_S = 600
@@ -80,14 +74,6 @@ class WebAssetsError(GandanError):
     type = "web-assets"
     title = "Web assets not installed"
     status = 503
-
-
-class MissingWebAsset(GandanError):
-    """A page would load a library from the internet because no local copy of it is known."""
-
-    type = "missing-web-asset"
-    title = "No local copy of a web asset"
-    status = 500
 
 
 @dataclass(frozen=True)
@@ -133,23 +119,6 @@ COPIES: tuple[Copy, ...] = (
     Copy("d3", "d3.min.js", "d3/d3.min.js"),
     Copy("d3", "LICENSE", "d3/LICENSE"),
 )
-
-ROTATE_CSS = "folium/leaflet.awesome.rotate.min.css"
-
-# folium's (and branca's) names for its header links -> the local copy, relative to the vendor folder.
-FOLIUM_ASSETS: dict[str, str] = {
-    "leaflet": "leaflet/leaflet.js",
-    "jquery": "jquery/jquery.min.js",
-    "bootstrap": "bootstrap/js/bootstrap.bundle.min.js",
-    "awesome_markers": "leaflet.awesome-markers/leaflet.awesome-markers.js",
-    "leaflet_css": "leaflet/leaflet.css",
-    "bootstrap_css": "bootstrap/css/bootstrap.min.css",
-    "glyphicons_css": "glyphicons/css/glyphicons.min.css",
-    "awesome_markers_font_css": "fontawesome-free/css/all.min.css",
-    "awesome_markers_css": "leaflet.awesome-markers/leaflet.awesome-markers.css",
-    "awesome_rotate_css": ROTATE_CSS,
-    "d3": "d3/d3.min.js",
-}
 
 
 def _rotate_css() -> str:
@@ -217,7 +186,7 @@ def require_web_assets(vendor_dir: Path = VENDOR_DIR, package_dir: Path = PACKAG
     if not web_assets_installed(vendor_dir, package_dir):
         raise WebAssetsError(
             f"the map pages' front-end libraries are not installed in {vendor_dir}: run `make web-assets` "
-            "(or `python -m geo.webassets`)"
+            "(or `python -m app.assets`)"
         )
 
 
@@ -272,7 +241,7 @@ def _copy_into(node_modules: Path, out_dir: Path) -> list[str]:
             shutil.copyfile(source, dest)
             files.append(item.dest)
         else:
-            raise WebAssetsError(f"{item.package} has no {item.source} (expected by geo.webassets.COPIES)")
+            raise WebAssetsError(f"{item.package} has no {item.source} (expected by app.assets.COPIES)")
     for rel, make in GENERATED.items():
         dest = out_dir / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -387,127 +356,10 @@ def _install(vendor_dir: Path, staging: Path, package_dir: Path, npm: str, start
     )
 
 
-# ---------------------------------------------------------------------------------- folium pages
-def vendor_url(path: str, base_url: str = VENDOR_URL) -> str:
-    """The URL of a vendored file (``path`` relative to the vendor folder)."""
-    return f"{base_url.rstrip('/')}/{path.lstrip('/')}"
-
-
-def _is_external(url: str) -> bool:
-    return url.startswith(("http://", "https://", "//"))
-
-
-def _localise(header: Any, base_url: str, strict: bool) -> None:
-    """Point every CDN script/stylesheet link of a figure's header at its vendored copy."""
-    missing = []
-    for name, child in header._children.items():
-        if not isinstance(child, (JavascriptLink, CssLink)) or not _is_external(child.url):
-            continue
-        local = FOLIUM_ASSETS.get(name)
-        if local is None:
-            missing.append(f"{name} ({child.url})")
-        else:
-            child.url = vendor_url(local, base_url)
-    if missing and strict:
-        raise MissingWebAsset(
-            "no local copy of " + ", ".join(missing) + ": add the npm package to app/pages/package.json and "
-            "its files to geo.webassets.COPIES and FOLIUM_ASSETS",
-            missing=missing,
-        )
-
-
-class LocalAssetsHeader(Element):
-    """A figure header that points its CDN links at the vendored copies just before it renders.
-
-    The header renders after every element of the figure has added its links (folium adds them while
-    rendering), so rewriting here catches all of them, whatever the order the page was built in.
-    """
-
-    def __init__(self, base_url: str = VENDOR_URL, strict: bool = True) -> None:
-        super().__init__()
-        self._name = "Header"
-        self.base_url = base_url
-        self.strict = strict
-
-    def render(self, **kwargs: Any) -> str:
-        """Rewrite the CDN links, then render the links and styles as a plain header."""
-        _localise(self, self.base_url, self.strict)
-        rendered: str = super().render(**kwargs)
-        return rendered
-
-
-_E = TypeVar("_E")
-
-
-def use_local_assets(element: _E, base_url: str = VENDOR_URL, strict: bool = True) -> _E:
-    """Make a folium map (or any branca element) load its libraries from the app, not from CDNs.
-
-    Call it once, at any time before rendering: the links are rewritten when the figure renders its
-    header, after every element (map, layers, plugins, colour scales) has added its own. The tile
-    layer is not touched: tiles still come from the tile URL given to folium.
-
-    Parameters
-    ----------
-    element
-        A ``folium.Map``, a ``branca.element.Figure`` or any element inside one.
-    base_url
-        Where the vendor folder is served (`VENDOR_URL`).
-    strict
-        Raise `MissingWebAsset` at render time when a link has no local copy (default); when False
-        such links are left pointing at the internet.
-
-    Returns
-    -------
-    The same ``element``, for chaining.
-
-    Examples
-    --------
-    >>> import folium
-    >>> m = use_local_assets(folium.Map(location=[21.03, 105.85], zoom_start=12))
-    >>> external_asset_urls(m.get_root().render())
-    []
-    """
-    figure = element.get_root()  # type: ignore[attr-defined]
-    if not isinstance(figure, Figure):
-        raise TypeError(f"{type(element).__name__} is not inside a branca Figure; add it to a map first")
-    header = figure.header
-    if isinstance(header, LocalAssetsHeader):
-        header.base_url, header.strict = base_url, strict
-        return element
-    local = LocalAssetsHeader(base_url=base_url, strict=strict)
-    # Take over the existing header: same children (meta tag, links added so far), same place.
-    local._children = header._children
-    local._parent = figure
-    figure.header = local
-    return element
-
-
-class _AssetParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if tag in ("script", "img", "iframe", "source", "audio", "video") and values.get("src"):
-            self.urls.append(str(values["src"]))
-        elif tag == "link" and values.get("href"):
-            rel = (values.get("rel") or "").lower()
-            if any(r in rel for r in ("stylesheet", "icon", "preload", "modulepreload", "manifest")):
-                self.urls.append(str(values["href"]))
-
-
-def external_asset_urls(html: str) -> list[str]:
-    """The scripts, stylesheets, images and frames an HTML page would fetch from another host."""
-    parser = _AssetParser()
-    parser.feed(html)
-    return [u for u in parser.urls if _is_external(u)]
-
-
 # ------------------------------------------------------------------------------------------- CLI
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m geo.webassets [--force] [--check]``: install the map pages' libraries (idempotent)."""
-    parser = argparse.ArgumentParser(prog="python -m geo.webassets", description=main.__doc__)
+    """``python -m app.assets [--force] [--check]``: install the map pages' libraries (idempotent)."""
+    parser = argparse.ArgumentParser(prog="python -m app.assets", description=main.__doc__)
     parser.add_argument("--force", action="store_true", help="reinstall even when up to date")
     parser.add_argument("--check", action="store_true", help="only say whether they are installed (exit 1 if not)")
     parser.add_argument("--vendor-dir", type=Path, default=VENDOR_DIR, help="target folder")

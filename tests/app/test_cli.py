@@ -1,0 +1,61 @@
+"""The command line (app.cli) as a delivery surface: its verbs, its error line, the offline coverage map."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from app.assets import VENDOR_DIR, web_assets_installed
+from app.cli import app
+from geo.offline import external_asset_urls
+from geo.settings import PROJECT_ROOT
+
+VERBS = ("data", "build", "nearest", "serve", "network", "db", "coverage", "ask", "mcp")  # DESIGN.md's contract
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "--help"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    for verb in VERBS:
+        assert f" {verb} " in done.stdout, verb
+
+
+def test_mcp_refuses_an_unknown_transport() -> None:
+    result = CliRunner().invoke(app, ["mcp", "--transport", "carrier-pigeon"])
+    assert result.exit_code == 1
+    assert "stdio or http" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_coverage_html_uses_the_vendored_assets(tmp_path: Path) -> None:
+    """The CLI hands the vendored copies' file:// URI to the map writer, so the HTML opens offline."""
+    result = CliRunner().invoke(
+        app, ["coverage", "--procedure", "1.001193", "--threshold", "1500", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "coverage_1.001193_straight_1500m.html").read_text(encoding="utf-8")
+    if web_assets_installed():
+        assert external_asset_urls(page) == []
+        assert f"{VENDOR_DIR.as_uri()}/leaflet/leaflet.js" in page
+        assert "web assets not installed" not in result.output
+    else:
+        assert "web assets not installed" in result.output
+
+
+def test_the_domain_never_imports_the_delivery_surfaces() -> None:
+    """geo/ sits below app/: no module of geo imports app (the app may import geo, never the reverse)."""
+    offenders = []
+    for path in sorted((PROJECT_ROOT / "geo").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            offenders += [
+                f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} {n}" for n in names if n.split(".")[0] == "app"
+            ]
+    assert offenders == []
