@@ -16,7 +16,7 @@ Three authored CSV files under ``get_settings().data_dir`` (UTF-8, comma-separat
     One row per place a citizen can go: ``id, kind, name, address, commune_code, lon, lat,
     location_precision, location_method, location_detail, opening_hours, hours_source, services, source,
     note, confidence``. ``services`` is ``|``-separated procedure codes and/or ``@group`` names.
-    ``lon, lat, location_precision, location_method, location_detail`` are filled by ``geo.locate``;
+    ``lon, lat, location_precision, location_method, location_detail`` are filled by ``geo.geocode``;
     empty until then (``location_detail`` may be absent from the file).
 
 Every loader collects one `DataProblem` per issue (file, spreadsheet row number where the header is row 1,
@@ -78,7 +78,7 @@ POINT_COLUMNS: tuple[str, ...] = (
     "location_detail", "opening_hours", "hours_source", "services", "source", "note", "confidence",
 )  # fmt: skip
 OPTIONAL_POINT_COLUMNS: tuple[str, ...] = ("location_detail",)
-"""Columns a registry file may omit (read as empty); ``location_detail`` is written by ``geo.locate``."""
+"""Columns a registry file may omit (read as empty); ``location_detail`` is written by ``geo.geocode``."""
 
 KINDS: tuple[str, ...] = (
     "city_center", "branch", "intake_point", "commune_center", "digital_support_station", "kiosk",
@@ -92,7 +92,7 @@ LOCATION_PRECISIONS = frozenset({"exact", "approximate"})
 DERIVED_LOCATION_METHODS = frozenset({"street", "legacy_point", "commune_interior"})
 """Methods that estimate a location from an address; never ``exact``."""
 LOCATION_METHODS = DERIVED_LOCATION_METHODS | {"surveyed"}
-"""``surveyed``: measured on site (kept as is by ``geo.locate``; the only way to ``exact``)."""
+"""``surveyed``: measured on site (kept as is by ``geo.geocode``; the only way to ``exact``)."""
 HANOI_BBOX = (104.9, 20.5, 106.1, 21.5)
 """(min lon, min lat, max lon, max lat) that every service point must fall in."""
 
