@@ -50,8 +50,8 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
+from geo.ask.gazetteer import Gazetteer, Place, PlaceEntry, Token, is_letters, load_place_aliases, name_key, tokenize
 from geo.errors import DataProblem, DataValidationError, GandanError, InvalidParameter, InvalidQuery
-from geo.gazetteer import Gazetteer, Place, PlaceEntry, Token, is_letters, load_place_aliases, name_key, tokenize
 from geo.hours import TZ, ensure_aware
 from geo.service import Service, iso
 from geo.settings import get_settings

@@ -23,11 +23,11 @@ from geo.ask import (
     labels,
     load_procedure_synonyms,
 )
+from geo.ask.gazetteer import canonical, load_place_aliases, name_key, tokenize
 from geo.errors import DataValidationError, InvalidParameter, OutsideServiceArea
-from geo.gazetteer import canonical, load_place_aliases, name_key, tokenize
 from geo.hours import parse_time
 
-CASES = Path(__file__).parent / "data" / "ask_cases.csv"
+CASES = Path(__file__).parent.parent / "data" / "ask_cases.csv"
 AT = parse_time("2026-03-02T09:30:00+07:00")  # a Monday morning: commune centres are open
 MIN_ACCURACY = 0.90
 
