@@ -22,7 +22,7 @@ A `Gazetteer` knows five kinds of names, each resolved to a point and the 2025 c
     ``data/place_aliases.csv``: well-known places (``Hồ Gươm``, ``Bệnh viện Bạch Mai``), each anchored
     on an OSM street (optionally inside a given commune) or on a former unit's point, with its source.
 ``street``
-    OSM street names (`geo.locate.load_osm_streets`, central Hanoi only): a point on the street (inside
+    OSM street names (`geo.streets.load_osm_streets`, central Hanoi only): a point on the street (inside
     a commune when one is named), never a house: the road data has no house numbers.
 
 Names are matched on tokens (`tokenize`): NFC, lower case, common abbreviations expanded (``p.`` →
@@ -38,8 +38,8 @@ import math
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,6 +51,7 @@ from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
+from geo.ask.understanding import Place
 from geo.boundaries import METRIC_CRS
 from geo.errors import DataProblem, DataValidationError
 from geo.index import Index
@@ -64,13 +65,13 @@ __all__ = [
     "DISTRICT_ANSWER_SPREAD_KM",
     "EntryKind",
     "Gazetteer",
-    "Place",
     "PlaceEntry",
     "Token",
     "canonical",
     "is_letters",
     "load_place_aliases",
     "name_key",
+    "span_text",
     "tokenize",
 ]
 
@@ -78,7 +79,7 @@ ALIASES_FILE = "place_aliases.csv"
 ALIAS_COLUMNS = ("names", "kind", "address", "street", "commune_code", "legacy_code", "source")
 DISTRICT_ANSWER_SPREAD_KM = 3.0
 """A district whose former units lie (90th percentile) within this of their centroid is answered from it."""
-STREET_TOLERANCE_M = 25.0  # a street on a commune boundary still belongs to it (as in geo.locate)
+STREET_TOLERANCE_M = 25.0  # a street on a commune boundary still belongs to it (as in geo.geocode)
 LONG_STREET_M = 1500.0  # beyond this a street alone says little about where on it the person is
 
 EntryKind = Literal["commune", "former_unit", "former_district", "landmark", "street"]
@@ -185,6 +186,11 @@ def tokenize(text: str, expand: bool = True) -> list[Token]:
     return out
 
 
+def span_text(tokens: Sequence[Token], start: int, end: int) -> str:
+    """The words ``tokens[start:end]`` as written, joined by spaces (what a match read, for messages)."""
+    return " ".join(t.text for t in tokens[start:end])
+
+
 # --------------------------------------------------------------------------------------------- entries
 
 
@@ -217,53 +223,6 @@ class PlaceEntry:
         if self.kind == "street":
             return f"phố {self.name}"
         return f"{prefix} {self.name}".strip()
-
-
-@dataclass
-class Place:
-    """A resolved place: a point to search from, the commune around it, and how sure that is.
-
-    ``precision`` is ``"point"`` (coordinates, a landmark, a street) or ``"area"`` (a commune, a former
-    unit or district: the point stands for the area). ``parts`` lists the communes an old unit or
-    district went to (``share`` = how many former units' worth each took). ``options`` is non-empty
-    when the place cannot be decided and the caller must ask back (then ``lon``/``lat`` are None).
-    """
-
-    kind: str
-    name: str
-    label: str
-    confidence: float
-    lon: float | None = None
-    lat: float | None = None
-    commune: dict[str, Any] | None = None
-    precision: str = "area"
-    matched: str = ""
-    detail: str = ""
-    parts: list[dict[str, Any]] = field(default_factory=list)
-    options: list[dict[str, Any]] = field(default_factory=list)
-    district: dict[str, Any] | None = None
-
-    @property
-    def resolved(self) -> bool:
-        """Whether there is a point to search from."""
-        return self.lon is not None and self.lat is not None and not self.options
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (coordinates rounded to 7 decimals)."""
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "label": self.label,
-            "matched": self.matched,
-            "confidence": round(float(self.confidence), 2),
-            "lon": None if self.lon is None else round(float(self.lon), 7),
-            "lat": None if self.lat is None else round(float(self.lat), 7),
-            "precision": self.precision,
-            "commune": self.commune,
-            "district": self.district,
-            "parts": self.parts,
-            "detail": self.detail,
-        }
 
 
 # --------------------------------------------------------------------------------------------- aliases
@@ -325,7 +284,7 @@ class Gazetteer:
     aliases
         Landmarks (`load_place_aliases`); None for none.
     streets
-        OSM streets (`geo.locate.load_osm_streets`); None when the road data is not available.
+        OSM streets (`geo.streets.load_osm_streets`); None when the road data is not available.
     """
 
     def __init__(
@@ -402,7 +361,7 @@ class Gazetteer:
         return float(point.x), float(point.y)
 
     def _index_streets(self, streets: gpd.GeoDataFrame) -> None:
-        from geo.locate import street_key
+        from geo.streets import street_key
 
         metric = streets.to_crs(METRIC_CRS)
         for name, alt, geometry in zip(metric["name"], metric["alt_names"], metric.geometry, strict=True):

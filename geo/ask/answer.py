@@ -1,0 +1,284 @@
+"""The Vietnamese answer to an understood question: one sentence a bot can relay as is, or a question back.
+
+`answer_status` decides what kind of answer an `Understanding` gets (``answered``, ``ask`` or
+``not_in_person``); `compose` turns it, with the procedure records and the search result, into the
+response body of ``/v1/ask``. It never presents a guess as certain: a missing or ambiguous procedure or
+place asks back with the candidates; a procedure not handled in person by the city's public-service
+network names the agency from the catalogue.
+
+Procedure records are the dicts of `geo.ask.asker.Asker.procedure_record` (``code``, ``short_name``,
+``agency``, ``handled_in_person``, ``online_full``…).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from geo.ask.understanding import Place, Understanding
+from geo.hours import TZ
+from geo.text import nfc
+
+__all__ = [
+    "AnswerStatus",
+    "answer_sentence",
+    "answer_status",
+    "compose",
+    "distance_text",
+    "not_in_person_sentence",
+    "place_question",
+    "procedure_question",
+    "short_name",
+]
+
+AnswerStatus = Literal["answered", "ask", "not_in_person"]
+_WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
+_NOT_VIETNAMESE = "Xin lỗi, tôi chỉ hiểu câu hỏi bằng tiếng Việt. "
+
+
+# --------------------------------------------------------------------------------------------- words
+
+
+def short_name(name: str) -> str:
+    """A procedure's name for a sentence: without "Thủ tục", at most about 90 characters, capitalised."""
+    text = re.sub(r"^thủ tục\s+", "", nfc(name), flags=re.IGNORECASE).strip()
+    if len(text) > 90:
+        cut = text[:90].rsplit(" ", 1)[0].rstrip(",;(")
+        text = cut + "…"
+    return text[:1].upper() + text[1:]
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text else text
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def distance_text(metres: float) -> str:
+    """A distance as said in Vietnamese: ``"370 m"`` (to 10 m), ``"1,2 km"`` (decimal comma)."""
+    if metres < 1000:
+        return f"{round(metres / 10) * 10:.0f} m"
+    return f"{metres / 1000:.1f} km".replace(".", ",")
+
+
+def _when_text(value: str | None, at: datetime) -> str:
+    """An ISO time as a clock time, with the weekday and date when it is not on the day of ``at``."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value).astimezone(TZ)
+    clock = moment.strftime("%H:%M")
+    if moment.date() == at.astimezone(TZ).date():
+        return clock
+    return f"{clock} {_WEEKDAYS[moment.weekday()]} {moment:%d/%m}"
+
+
+def _place_phrase(place: Place) -> str:
+    if place.kind == "coordinates":
+        return "vị trí của bạn"
+    if place.kind == "former_unit" and place.commune:
+        return f"{place.label.split(' (')[0]} (nay thuộc {_lower_first(place.commune['full_name'])})"
+    return place.label
+
+
+# --------------------------------------------------------------------------------------------- sentences
+
+
+def answer_sentence(record: dict[str, Any], place: Place, result: dict[str, Any], at: datetime) -> str:
+    """The answer: the nearest place for the procedure, whether it is open at ``at``, and how far."""
+    features = result.get("features") or []
+    name = record["short_name"]
+    if not features:
+        return f"{name}: không tìm thấy nơi nào gần {_place_phrase(place)} làm thủ tục này."
+    return _about_the_place(_nearest_sentence(name, place, features[0]["properties"], at), place)
+
+
+def _nearest_sentence(name: str, place: Place, first: dict[str, Any], at: datetime) -> str:
+    where = f"{first['name']}, {first['address']} (cách khoảng {distance_text(first['distance_m'])})"
+    if first["state"] == "open":
+        closes = _when_text(first.get("closes_at"), at)
+        sentence = f"{name}: nơi gần {_place_phrase(place)} nhất đang mở cửa là {where}"
+        return sentence + (f", mở đến {closes}." if closes else ".")
+    if first["state"] == "closed":
+        opens = _when_text(first.get("opens_at"), at)
+        sentence = f"{name}: hiện chưa có nơi nào mở cửa; gần {_place_phrase(place)} nhất là {where}"
+        return sentence + (f", mở lại lúc {opens}." if opens else ".")
+    return f"{name}: nơi gần {_place_phrase(place)} nhất là {where}, chưa rõ giờ mở cửa."
+
+
+def _about_the_place(sentence: str, place: Place) -> str:
+    """``sentence`` with what the person should know about where it was measured from."""
+    if place.kind == "former_district" and place.parts:
+        names = ", ".join(p["name"] for p in place.parts[:4])
+        return (
+            f"{_upper_first(place.label)} nay thuộc nhiều phường, xã ({names}…); "
+            f"tôi tính từ khoảng giữa địa bàn cũ. " + sentence
+        )
+    if place.kind == "former_unit" and len(place.parts) > 1:
+        unit = place.label.split(" (")[0]
+        parts = ", ".join(_lower_first(p["full_name"]) for p in place.parts)
+        return sentence + f" ({_upper_first(unit)} nay chia cho {parts}; tôi tính từ vị trí của nó.)"
+    if place.kind == "street":
+        return sentence + " (Tính từ đoạn giữa phố, không theo số nhà.)"
+    return sentence
+
+
+def not_in_person_sentence(records: Sequence[dict[str, Any]]) -> str:
+    """Procedures not handled at the city's public-service points: the agency that handles them."""
+    first = records[0]
+    if len(records) == 1:
+        sentence = (
+            f"{first['short_name']} không làm tại các điểm phục vụ hành chính công của Hà Nội; "
+            f"cơ quan giải quyết: {first['agency']}."
+        )
+    else:
+        sentence = (
+            f"Các thủ tục này ({'; '.join(_lower_first(r['short_name']) for r in records[:4])}) không làm tại "
+            f"các điểm phục vụ hành chính công của Hà Nội; cơ quan giải quyết: {first['agency']}."
+        )
+    if any(r["online_full"] == "yes" for r in records):
+        sentence += " Thủ tục này nộp trực tuyến toàn trình trên Cổng dịch vụ công."
+    return sentence
+
+
+def procedure_question(options: Sequence[dict[str, Any]]) -> str:
+    """The question back when the procedure is missing (with examples) or ambiguous (with the options)."""
+    if not options:
+        return "Bạn cần làm thủ tục gì? Ví dụ: đăng ký khai sinh, đăng ký kết hôn, chứng thực bản sao."
+    names = [_lower_first(o["short_name"]) for o in options[:5]]
+    listed = ", ".join(names[:-1]) + f" hay {names[-1]}" if len(names) > 1 else names[0]
+    return f"Bạn cần thủ tục nào: {listed}?"
+
+
+def place_question(u: Understanding) -> str:
+    """The question back when the place is missing, unusable or ambiguous."""
+    place = u.place
+    if place is not None and place.options:
+        labels = [o["label"] for o in place.options[:6]]
+        if place.kind == "former_district":
+            return f"{_upper_first(place.label)} nay gồm {', '.join(labels)}. Bạn ở phường, xã nào?"
+        listed = ", ".join(labels[:-1]) + f" hay {labels[-1]}" if len(labels) > 1 else labels[0]
+        return f"Bạn ở {listed}?"
+    if u.place_problem:
+        return f"Tôi {u.place_problem}. Bạn ở phường, xã nào (hoặc gần địa điểm nào)?"
+    return "Bạn đang ở phường, xã nào của Hà Nội (hoặc gần địa điểm nào)?"
+
+
+# --------------------------------------------------------------------------------------------- response
+
+
+def answer_status(u: Understanding, record: dict[str, Any] | None, options: Sequence[dict[str, Any]]) -> AnswerStatus:
+    """What kind of answer ``u`` gets, given its procedure's record (or the ambiguous options).
+
+    ``not_in_person`` when the procedure, or every option of one agency, is not handled in person;
+    ``answered`` when a procedure and a place with a point are known; else ``ask``.
+    """
+    if record is not None and not record["handled_in_person"]:
+        return "not_in_person"
+    if _options_not_in_person(record, options):
+        return "not_in_person"
+    if record is not None and u.place is not None and u.place.resolved:
+        return "answered"
+    return "ask"
+
+
+def _options_not_in_person(record: dict[str, Any] | None, options: Sequence[dict[str, Any]]) -> bool:
+    """Ambiguous between procedures of one agency, none handled in person: that agency is the answer."""
+    return (
+        record is None
+        and bool(options)
+        and not any(o["handled_in_person"] for o in options)
+        and len({o["agency"] for o in options}) == 1
+    )
+
+
+def compose(
+    u: Understanding,
+    status: AnswerStatus,
+    record: dict[str, Any] | None,
+    options: list[dict[str, Any]],
+    at: datetime,
+    result: dict[str, Any] | None = None,
+    search_notes: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The response body of an answer (``status``, ``understood``, ``ask``, ``result``, ``answer``, ``notes``).
+
+    Parameters
+    ----------
+    u
+        What the question was understood to mean.
+    status
+        `answer_status` of ``u``.
+    record, options
+        The procedure's record, or the records of the ambiguous options.
+    at
+        The time of the visit (for opening times in the sentence).
+    result, search_notes
+        The ``/v1/nearest`` FeatureCollection and the search's notes, when ``status`` is ``answered``.
+    """
+    notes = [*u.notes, *search_notes]
+    ask: dict[str, Any] | None = None
+    if status == "not_in_person":
+        answer = not_in_person_sentence([record] if record is not None else options)
+        if record is None:
+            ask = {"about": ["procedure"], "question": procedure_question(options), "procedure_options": options}
+    elif status == "answered" and record is not None and u.place is not None and result is not None:
+        answer = answer_sentence(record, u.place, result, at)
+    else:
+        ask = _ask_back(u, record, options)
+        answer = _ask_sentence(ask["question"], record, u.language)
+    if status != "ask" and u.language != "vi":
+        notes.append("the question does not look Vietnamese")
+    place_options = u.place.options if u.place is not None else []
+    if ask is not None:
+        ask.setdefault("place_options", place_options)
+    return {
+        "status": status,
+        "understood": {**_understood(u, record), "procedure_candidates": options, "place_candidates": place_options},
+        "ask": ask,
+        "result": result,
+        "answer": answer,
+        "notes": notes,
+    }
+
+
+def _understood(u: Understanding, record: dict[str, Any] | None) -> dict[str, Any]:
+    """The procedure (its record with how it was matched) and the place, when either is settled."""
+    place = u.place
+    shown = place is not None and (place.resolved or place.kind == "former_district")
+    procedure = None
+    if record is not None and u.procedure is not None:
+        guess = u.procedure
+        procedure = {**record, "confidence": guess.confidence, "matched": guess.matched, "how": guess.how}
+    return {"procedure": procedure, "place": place.to_dict() if shown and place is not None else None}
+
+
+def _ask_back(u: Understanding, record: dict[str, Any] | None, options: list[dict[str, Any]]) -> dict[str, Any]:
+    """What to ask back: about the procedure, the place or both, with the options for each."""
+    about: list[str] = []
+    questions: list[str] = []
+    if record is None:
+        about.append("procedure")
+        questions.append(procedure_question(options))
+    if u.place is None or not u.place.resolved:
+        about.append("place")
+        questions.append(place_question(u))
+    return {
+        "about": about,
+        "question": " ".join(questions),
+        "procedure_options": options,
+        "place_options": u.place.options if u.place is not None else [],
+    }
+
+
+def _ask_sentence(question: str, record: dict[str, Any] | None, language: str) -> str:
+    """The question back as the answer: for the procedure when it is known, with an apology in another language."""
+    answer = question
+    if record is not None:
+        answer = f"Để {_lower_first(record['short_name'])}: {_lower_first(answer)}"
+    if language != "vi":
+        answer = _NOT_VIETNAMESE + answer
+    return answer

@@ -1,0 +1,1 @@
+"""Tests of `geo.ask` (a package, so test modules here may share basenames with other test folders)."""
