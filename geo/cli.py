@@ -254,7 +254,7 @@ def coverage(
     """Share of each commune's population within reach of a place that handles a procedure; maps and tables."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from geo.coverage_maps import expected_steps, run_to_files
+    from geo.coverage.maps import expected_steps, run_to_files
 
     formats = ("html", "png", "csv", "gpkg")
     total = expected_steps(mode, compare, bool(scenario), sites, formats)

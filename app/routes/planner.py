@@ -178,7 +178,7 @@ def planner_page(
     threshold: ThresholdParam = None,
 ) -> HTMLResponse:
     """The planner page: choropleth (framed) and the before/after table for a procedure, mode, threshold."""
-    from geo.coverage_maps import caption, reach_phrase
+    from geo.coverage.maps import caption, reach_phrase
 
     value = _threshold(mode, threshold)
     report = engine.run(procedure, mode, value, compare="before_after")
@@ -206,7 +206,7 @@ def planner_map(
     compare: CompareParam = None,
 ) -> HTMLResponse:
     """The folium choropleth alone (the page frames it); libraries come from ``/static/vendor``."""
-    from geo.coverage_maps import choropleth
+    from geo.coverage.maps import choropleth
     from geo.webassets import VENDOR_URL, require_web_assets
 
     require_web_assets()

@@ -1,8 +1,10 @@
 """Coverage for planners: per-commune coverage, scenarios, maps and exports, new sites (MCLP).
 
-`geo.coverage.engine` measures, `geo.coverage.maps` draws and writes, `geo.coverage.siting` suggests
-sites. The measuring names are re-exported here; the maps and siting names load on first use, so a
-server that only answers ``/v1/coverage`` JSON never imports pulp or the output writers.
+Modules, in the order data flows: `demand` (the population grid), `scenarios` (the places measured:
+today, pre-merger, a scenario's edits), `costs` (the cost model per mode), `engine` (`CoverageEngine`:
+measures, comparisons, JSON), `maps` (HTML, PNG, CSV, GeoPackage; ``gandan coverage``) and `siting`
+(new sites, MCLP). The measuring names are re-exported here; the maps and siting names load on first
+use, so a server that only answers ``/v1/coverage`` JSON never imports pulp or the output writers.
 """
 
 from __future__ import annotations
@@ -10,32 +12,28 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from geo.coverage.engine import (
+from geo.coverage.costs import (
     BASIS_MIXED,
     BASIS_NETWORK,
     BASIS_STRAIGHT,
     BASIS_STRAIGHT_CIRCUITY,
-    BEFORE_KINDS,
-    DEFAULT_GRID_M,
-    DEFAULT_THRESHOLD,
     MODES,
-    Change,
-    CoverageEngine,
-    CoverageReport,
-    CoverageResult,
-    Demand,
     NetworkModel,
     PointCosts,
+    nearest_geodesic,
+    network_model,
+    point_costs,
+)
+from geo.coverage.demand import DEFAULT_GRID_M, Demand, geodesic_m, population_grid, to_metric
+from geo.coverage.engine import DEFAULT_THRESHOLD, CoverageEngine, CoverageReport, CoverageResult
+from geo.coverage.scenarios import (
+    BEFORE_KINDS,
+    Change,
     apply_changes,
     before_facilities,
     facilities_frame,
-    geodesic_m,
-    nearest_geodesic,
-    network_model,
     parse_changes,
-    population_grid,
     read_scenario,
-    to_metric,
     today_facilities,
 )
 
@@ -72,6 +70,7 @@ __all__ = [
     "nearest_geodesic",
     "network_model",
     "parse_changes",
+    "point_costs",
     "population_grid",
     "reach_phrase",
     "read_scenario",

@@ -1,484 +1,66 @@
 """Coverage for planners: which share of each commune's population lives within reach of a capable place.
 
-Demand model
-------------
-Population is spread evenly over a regular grid (`DEFAULT_GRID_M` = 250 m) in EPSG:32648: every grid
-cell centre inside a commune carries ``population / cells`` of that commune (a commune too small to
-hold a centre gets one point at its representative point). A grid rather than road nodes because the
-road graph only covers central Hanoi (about 60 of 3,360 km²): nodes would leave 95 % of the city
-without demand, and they cluster on dense street networks, over-weighting the core. The same grid
-serves every mode, the pre-merger network and every scenario, so differences come from the places,
-never from a change of demand model. Grid points are anchored at multiples of the spacing, so a
-fixture laid out on that lattice gives hand-computable shares.
+`CoverageEngine` holds one commune map and answers the planner's question: coverage of a procedure's
+places today, against the pre-merger network (``before_after``) or against a scenario, per commune
+(share, covered population, mean and 90th-percentile cost, the place serving most people, the cost
+basis) and for the city. Results are cached per question (LRU), and the engine is safe to share
+between threads.
 
-Cost model
-----------
-``straight``: geodesic (WGS 84) distance in metres to the nearest place, exact (a KD-tree on UTM 48N
-proposes candidates; in Hanoi a projected distance is never longer than the geodesic one, so the search
-stops exactly, as in `geo.finder`). Opening hours are ignored: coverage is about where places are,
-not about the clock, so `Finder.nearest_many` (which ranks open places first) is not used.
+The pieces it puts together each have their own module, because each is used on its own too:
 
-``walk`` / ``motorbike`` / ``car``: minutes. A grid point within the road graph's snap distance gets
-the network time of one multi-source Dijkstra from the places on the graph
-(`geo.network.RoadNetwork.costs_from_sources`) plus its off-road access leg (snap distance at the
-mode's trip speed). Where the graph does not reach (the point or the place is off the graph), the
-cost is straight-line distance x the graph's circuity (`RoadNetwork.circuity`) / the mode's trip speed
-(measured on the graph: total length / total time of fastest paths between random node pairs). Each
-point keeps the cheaper of the two, and the commune says which basis its population used
-(``cost_basis``: ``network``, ``straight_line×circuity``, ``mixed`` with ``network_share``, or
-``straight_line`` in straight mode).
+* `geo.coverage.demand`: the population grid (the same for every mode, network and scenario);
+* `geo.coverage.costs`: the cost model per mode (geodesic metres, or network minutes with the
+  straight-line x circuity fallback), shared with the MCLP;
+* `geo.coverage.scenarios`: the places measured (today, pre-merger, a scenario's edits).
 
-Places
-------
-*today*: the service points that handle the procedure. *pre-merger*: the 526 former commune offices
-(``legacy_units`` points, a geocoded point per unit, not surveyed offices) when the procedure is a
-commune-level one (handled at commune centres today), plus today's branches and intake points that
-handle it. A *scenario* adds, moves or closes places of today's network (`Change`).
-
-Maps, tables and files of a report: `geo.coverage_maps`. New sites (MCLP): `geo.siting`.
+This module keeps what turns costs into answers: thresholds, per-commune and city measures
+(`CoverageResult`), the comparison and its JSON (`CoverageReport`). Maps, tables and files of a report:
+`geo.coverage.maps`. New sites (MCLP): `geo.coverage.siting`.
 """
 
 from __future__ import annotations
 
-import csv
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import pyproj
 import shapely
-from scipy.spatial import cKDTree
 
-from geo.boundaries import METRIC_CRS, WGS84
-from geo.errors import DataProblem, DataValidationError, InvalidParameter, OutsideServiceArea
+from geo.boundaries import WGS84
+from geo.coverage.costs import (
+    BASIS_MIXED,
+    BASIS_NETWORK,
+    BASIS_STRAIGHT,
+    BASIS_STRAIGHT_CIRCUITY,
+    MODES,
+    NetworkModel,
+    PointCosts,
+    network_model,
+    point_costs,
+)
+from geo.coverage.demand import DEFAULT_GRID_M, F64, I64, Demand, population_grid
+from geo.coverage.scenarios import Change, apply_changes, before_facilities, facilities_frame, today_facilities
+from geo.errors import InvalidParameter
 from geo.index import Index
 from geo.registry import find_procedure
 
 __all__ = [
-    "BASIS_MIXED",
-    "BASIS_NETWORK",
-    "BASIS_STRAIGHT",
-    "BASIS_STRAIGHT_CIRCUITY",
-    "BEFORE_KINDS",
-    "DEFAULT_GRID_M",
     "DEFAULT_THRESHOLD",
-    "MODES",
-    "Change",
+    "THRESHOLD_RANGE",
     "CoverageEngine",
     "CoverageReport",
     "CoverageResult",
-    "Demand",
-    "NetworkModel",
-    "PointCosts",
-    "apply_changes",
-    "before_facilities",
-    "facilities_frame",
-    "geodesic_m",
-    "nearest_geodesic",
-    "network_model",
-    "parse_changes",
-    "population_grid",
-    "read_scenario",
-    "to_metric",
-    "today_facilities",
 ]
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
-Mode = Literal["straight", "walk", "motorbike", "car"]
-MODES: tuple[str, ...] = ("straight", "walk", "motorbike", "car")
-DEFAULT_GRID_M = 250.0
-BEFORE_KINDS = ("branch", "intake_point")
-BASIS_STRAIGHT = "straight_line"
-BASIS_NETWORK = "network"
-BASIS_STRAIGHT_CIRCUITY = "straight_line×circuity"
-BASIS_MIXED = "mixed"
 THRESHOLD_RANGE = {"m": (10.0, 100_000.0), "min": (0.5, 300.0)}
 DEFAULT_THRESHOLD = {"straight": 2_000.0, "walk": 15.0, "motorbike": 15.0, "car": 15.0}
-SCENARIO_COLUMNS = ("action", "id", "lon", "lat", "kind", "name")
-FACILITY_COLUMNS = ["id", "name", "kind", "source", "geometry"]
-# Geodesic / UTM-48N distance >= 1/0.99973 inside Hanoi; 0.999 leaves margin (see geo.finder).
-_GEODESIC_OVER_PROJECTED_MIN = 0.999
-_GEOD = pyproj.Geod(ellps="WGS84")
-_local = threading.local()
-
-
-def _transformers() -> tuple[pyproj.Transformer, pyproj.Transformer]:
-    """Per-thread (lon/lat → metric, metric → lon/lat) transformers (pyproj objects are not thread-safe)."""
-    pair = getattr(_local, "pair", None)
-    if pair is None:
-        pair = (
-            pyproj.Transformer.from_crs(WGS84, METRIC_CRS, always_xy=True),
-            pyproj.Transformer.from_crs(METRIC_CRS, WGS84, always_xy=True),
-        )
-        _local.pair = pair
-    return pair
-
-
-def to_metric(lon: npt.ArrayLike, lat: npt.ArrayLike) -> F64:
-    """(n, 2) EPSG:32648 coordinates of lon/lat points."""
-    x, y = _transformers()[0].transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-    return np.column_stack([np.atleast_1d(x), np.atleast_1d(y)])
-
-
-def geodesic_m(lon1: npt.ArrayLike, lat1: npt.ArrayLike, lon2: npt.ArrayLike, lat2: npt.ArrayLike) -> F64:
-    """Element-wise geodesic (WGS 84) distance in metres."""
-    _, _, dist = _GEOD.inv(lon1, lat1, lon2, lat2)
-    return np.atleast_1d(np.asarray(dist, dtype=float))
-
-
-# ================================================================================== demand
-@dataclass(frozen=True)
-class Demand:
-    """Population as weighted points: grid cell centres (EPSG:32648 and lon/lat) and their commune row."""
-
-    x: F64
-    y: F64
-    lon: F64
-    lat: F64
-    weight: F64
-    commune: I64
-    spacing_m: float
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-
-def population_grid(communes: gpd.GeoDataFrame, spacing_m: float = DEFAULT_GRID_M) -> Demand:
-    """Spread each commune's population evenly over the centres of a regular grid clipped to it.
-
-    Parameters
-    ----------
-    communes
-        Polygons with a ``population`` column (NaN counts as 0), any CRS.
-    spacing_m
-        Grid spacing in metres (EPSG:32648); centres lie at ``(i + 0.5) * spacing_m``.
-
-    Returns
-    -------
-    Demand
-        One point per cell centre inside a commune (a point on a shared border goes to the row listed
-        first), plus the representative point of any commune no centre falls in.
-    """
-    if not 10 <= spacing_m <= 5_000:
-        raise InvalidParameter(f"grid spacing {spacing_m} m is out of range (10..5000)")
-    metric = communes.geometry.to_crs(METRIC_CRS).reset_index(drop=True)
-    minx, miny, maxx, maxy = metric.total_bounds
-    xs = (np.arange(np.floor(minx / spacing_m), np.ceil(maxx / spacing_m)) + 0.5) * spacing_m
-    ys = (np.arange(np.floor(miny / spacing_m), np.ceil(maxy / spacing_m)) + 0.5) * spacing_m
-    gx, gy = (a.ravel() for a in np.meshgrid(xs, ys))
-    geoms = metric.to_numpy()
-    # One prepared polygon at a time over the centres in its bounding box: ~50x faster than an STRtree
-    # predicate query over every centre (0.03 s vs 1.5 s for Hanoi at 250 m).
-    shapely.prepare(geoms)
-    bounds = shapely.bounds(geoms)
-    owner = np.full(len(gx), -1, dtype=np.int64)
-    for row in range(len(geoms) - 1, -1, -1):  # backwards: a border centre ends with the first row
-        b = bounds[row]
-        near = np.flatnonzero((gx >= b[0]) & (gx <= b[2]) & (gy >= b[1]) & (gy <= b[3]))
-        owner[near[shapely.intersects_xy(geoms[row], gx[near], gy[near])]] = row
-    inside = owner >= 0
-    x, y, commune = gx[inside], gy[inside], owner[inside]
-    empty = np.setdiff1d(np.arange(len(metric)), commune)
-    if len(empty):
-        reps = shapely.get_coordinates(shapely.point_on_surface(geoms[empty]))
-        x, y = np.concatenate([x, reps[:, 0]]), np.concatenate([y, reps[:, 1]])
-        commune = np.concatenate([commune, empty])
-    counts = np.bincount(commune, minlength=len(metric))
-    population = pd.to_numeric(communes["population"], errors="coerce").fillna(0).to_numpy(dtype=float)
-    weight = population[commune] / counts[commune]
-    lon, lat = _transformers()[1].transform(x, y)
-    return Demand(x, y, np.asarray(lon), np.asarray(lat), weight, commune, float(spacing_m))
-
-
-# ================================================================================== places
-def facilities_frame(records: Iterable[Mapping[str, Any]] | None = None) -> gpd.GeoDataFrame:
-    """A places layer (id, name, kind, source, geometry Point EPSG:4326), sorted by id."""
-    frame = gpd.GeoDataFrame(list(records or []), columns=FACILITY_COLUMNS, geometry="geometry", crs=WGS84)
-    return frame.sort_values("id", kind="stable").reset_index(drop=True)
-
-
-def _procedure_code(index: Index, procedure: str | Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(procedure, Mapping):
-        return dict(procedure)
-    return dict(find_procedure(procedure, index.procedures))
-
-
-def today_facilities(index: Index, procedure: str | Mapping[str, Any]) -> gpd.GeoDataFrame:
-    """Today's places that handle ``procedure`` (code, name or catalog row)."""
-    code = _procedure_code(index, procedure)["code"]
-    ids = set(index.capabilities.loc[index.capabilities["procedure_code"] == code, "point_id"].astype(str))
-    points = index.service_points[index.service_points["id"].astype(str).isin(ids)]
-    return facilities_frame(
-        {"id": str(p.id), "name": str(p.name), "kind": str(p.kind), "source": "registry", "geometry": p.geometry}
-        for p in points.itertuples()
-    )
-
-
-def before_facilities(index: Index, procedure: str | Mapping[str, Any]) -> gpd.GeoDataFrame:
-    """The pre-merger network for ``procedure``: former commune offices (if commune-level) + branches.
-
-    A former office is included when the procedure is handled at commune centres today, i.e. it is a
-    commune-level procedure that the 526 old communes handled themselves. Its place is the legacy
-    unit's point (geocoded, not surveyed). Today's branches and intake points that handle it are
-    added as they are (`BEFORE_KINDS`).
-    """
-    proc = _procedure_code(index, procedure)
-    handled = set(str(proc.get("handled_at") or "").split("|"))
-    records: list[dict[str, Any]] = []
-    if "commune_center" in handled:
-        records.extend(
-            {
-                "id": f"legacy-{u.code}",
-                "name": f"UBND {u.full_name} ({u.district})",
-                "kind": "former_commune_office",
-                "source": "legacy_units",
-                "geometry": u.geometry,
-            }
-            for u in index.legacy_units.itertuples()
-        )
-    today = today_facilities(index, proc)
-    records.extend(today[today["kind"].isin(BEFORE_KINDS)].to_dict("records"))
-    return facilities_frame(records)
-
-
-# ================================================================================== scenarios
-@dataclass(frozen=True)
-class Change:
-    """One what-if edit of the network: ``add`` a place, ``move`` one, or ``close`` one."""
-
-    action: Literal["add", "move", "close"]
-    id: str
-    lon: float | None = None
-    lat: float | None = None
-    kind: str | None = None
-    name: str | None = None
-
-
-def _number(value: Any) -> float | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    number = float(value)
-    if not np.isfinite(number):
-        raise ValueError(f"{value!r} is not a finite number")
-    return number
-
-
-def parse_changes(records: Iterable[Mapping[str, Any]], source: str = "scenario") -> list[Change]:
-    """Validate scenario rows (``action, id, lon, lat, kind, name``) into `Change` objects.
-
-    Raises
-    ------
-    DataValidationError
-        One `DataProblem` per bad row: unknown action, missing id, missing or non-numeric lon/lat
-        for ``add`` and ``move``.
-    """
-    changes: list[Change] = []
-    problems: list[DataProblem] = []
-    for row_no, raw in enumerate(records, start=1):
-        row = {k: (v.strip() if isinstance(v, str) else v) for k, v in raw.items()}
-        action = str(row.get("action") or "").lower()
-        ident = str(row.get("id") or "")
-        bad = []
-        if action not in ("add", "move", "close"):
-            bad.append(f"action {row.get('action')!r} is not add, move or close")
-        if not ident:
-            bad.append("id is empty")
-        try:
-            lon, lat = _number(row.get("lon")), _number(row.get("lat"))
-        except (TypeError, ValueError) as exc:
-            bad.append(f"lon/lat: {exc}")
-            lon = lat = None
-        if action in ("add", "move") and (lon is None or lat is None) and not bad:
-            bad.append(f"{action} needs lon and lat")
-        problems.extend(DataProblem(source, m, row=row_no, id=ident or None) for m in bad)
-        if not bad:
-            changes.append(
-                Change(action, ident, lon, lat, row.get("kind") or None, row.get("name") or None)  # type: ignore[arg-type]
-            )
-    if problems:
-        raise DataValidationError(problems)
-    return changes
-
-
-def read_scenario(path: str | Path) -> list[Change]:
-    """Read a scenario CSV with columns ``action,id,lon,lat,kind,name`` (UTF-8, header required)."""
-    path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in ("action", "id") if c not in (reader.fieldnames or [])]
-            if missing:
-                raise DataValidationError([DataProblem(str(path), f"missing column(s) {', '.join(missing)}")])
-            rows = list(reader)
-    except OSError as exc:
-        raise DataValidationError([DataProblem(str(path), f"cannot read scenario: {exc}")]) from exc
-    return parse_changes(rows, source=str(path))
-
-
-def apply_changes(
-    facilities: gpd.GeoDataFrame,
-    changes: Sequence[Change],
-    inside: Callable[[float, float], bool] | None = None,
-    source: str = "scenario",
-) -> gpd.GeoDataFrame:
-    """Apply ``changes`` in order to a places layer and return the new layer.
-
-    ``add`` needs a new id; ``move`` and ``close`` an existing one. ``inside(lon, lat)`` (the service
-    area check) refuses places outside Hanoi with `OutsideServiceArea`.
-    """
-    rows = {str(r["id"]): dict(r) for r in facilities.to_dict("records")}
-    problems: list[DataProblem] = []
-    for n, change in enumerate(changes, start=1):
-        exists = change.id in rows
-        if change.action == "add" and exists:
-            problems.append(DataProblem(source, f"add: id {change.id!r} already exists", row=n, id=change.id))
-            continue
-        if change.action in ("move", "close") and not exists:
-            message = f"{change.action}: no place with id {change.id!r}"
-            problems.append(DataProblem(source, message, row=n, id=change.id))
-            continue
-        if change.action == "close":
-            del rows[change.id]
-            continue
-        assert change.lon is not None and change.lat is not None
-        if inside is not None and not inside(change.lon, change.lat):
-            raise OutsideServiceArea(
-                f"{source} row {n} ({change.action} {change.id}): lon={change.lon}, lat={change.lat} is outside Hanoi"
-            )
-        point = shapely.Point(change.lon, change.lat)
-        if change.action == "move":
-            rows[change.id].update(geometry=point, source="scenario:move")
-        else:
-            rows[change.id] = {
-                "id": change.id,
-                "name": change.name or change.id,
-                "kind": change.kind or "intake_point",
-                "source": "scenario:add",
-                "geometry": point,
-            }
-    if problems:
-        raise DataValidationError(problems)
-    return facilities_frame(rows.values())
-
-
-# ================================================================================== costs
-def nearest_geodesic(
-    from_xy: F64, from_lonlat: F64, to_xy: F64, to_lonlat: F64
-) -> tuple[F64, I64]:
-    """Exact geodesic distance (m) from each origin to its nearest target, and that target's index.
-
-    A KD-tree on EPSG:32648 proposes the 4 nearest targets; an origin whose best geodesic distance is
-    not below its farthest proposal's projected distance (the bound no other target can beat) is
-    asked again with 4x more. Exact ties go to the target the KD-tree proposed first. Empty targets give
-    ``inf`` / ``-1``.
-    """
-    n, m = len(from_xy), len(to_xy)
-    dist = np.full(n, np.inf)
-    idx = np.full(n, -1, dtype=np.int64)
-    if n == 0 or m == 0:
-        return dist, idx
-    tree = cKDTree(to_xy)
-    todo = np.arange(n)
-    k = min(m, 4)
-    while len(todo):
-        proj, pos = tree.query(from_xy[todo], k=k, workers=-1)
-        proj, pos = proj.reshape(len(todo), k), pos.reshape(len(todo), k)
-        _, _, geo = _GEOD.inv(
-            np.repeat(from_lonlat[todo, 0], k), np.repeat(from_lonlat[todo, 1], k),
-            to_lonlat[pos.ravel(), 0], to_lonlat[pos.ravel(), 1],
-        )
-        geo = np.asarray(geo).reshape(len(todo), k)
-        # The exact minimum (not the finder's centimetre-rounded key): adding a place never raises a cost.
-        best = np.argmin(geo, axis=1)
-        rows = np.arange(len(todo))
-        dist[todo], idx[todo] = geo[rows, best], pos[rows, best]
-        if k == m:
-            break
-        todo = todo[geo[rows, best] >= proj[:, -1] * _GEODESIC_OVER_PROJECTED_MIN]
-        k = min(m, k * 4)
-    return dist, idx
-
-
-@dataclass(frozen=True)
-class PointCosts:
-    """Per demand point: cost to the nearest place (m or s), its row in the places layer, the basis."""
-
-    cost: F64
-    source: I64
-    on_network: npt.NDArray[np.bool_]
-
-
-@dataclass
-class NetworkModel:
-    """A mode's road network prepared for coverage: demand snaps, circuity and trip speed."""
-
-    network: Any  # geo.network.RoadNetwork
-    mode: str
-    circuity: float
-    speed_mps: float
-    snapped: I64  # demand point indices on the graph
-    exit_node: I64  # (len(snapped), w) nodes reachable from each snapped point, padded with 0
-    exit_time: F64  # (len(snapped), w) partial-edge seconds to them, inf padding
-    access_s: F64  # off-road leg: snap distance at the trip speed
-
-
-def _trip_speed_mps(network: Any, pairs: int = 40, seed: int = 0, min_straight_m: float = 1_000.0) -> float:
-    """Total length / total time of fastest paths between random node pairs of ``network``."""
-    from geo.network import Candidate
-
-    rng = np.random.default_rng(seed)
-    lonlat, xy = network.nodes_lonlat, network.node_xy
-    total_m = total_s = 0.0
-    for _ in range(pairs * 5):
-        a, b = rng.integers(0, len(xy), 2)
-        if np.hypot(*(xy[a] - xy[b])) < min_straight_m:
-            continue
-        answer = network.nearest(float(lonlat[a, 0]), float(lonlat[a, 1]), [Candidate("b", *map(float, lonlat[b]))])
-        if answer:
-            total_m += answer[0].distance_m
-            total_s += answer[0].travel_time_s
-            pairs -= 1
-            if pairs == 0:
-                break
-    if total_s > 0:
-        return total_m / total_s
-    return float(np.sum(network.edge_length_m) / np.sum(network.edge_time_s))
-
-
-def network_model(network: Any, demand: Demand, mode: str, speed_kmh: float | None = None) -> NetworkModel:
-    """Snap the demand points to ``network`` and measure its circuity and trip speed."""
-    xy = np.asarray(network.node_xy)
-    margin = float(network.max_snap_m)
-    near = np.flatnonzero(
-        (demand.x >= xy[:, 0].min() - margin) & (demand.x <= xy[:, 0].max() + margin)
-        & (demand.y >= xy[:, 1].min() - margin) & (demand.y <= xy[:, 1].max() + margin)
-    )
-    snaps = network.snap_many(demand.lon[near], demand.lat[near]) if len(near) else []
-    keep = [i for i, s in enumerate(snaps) if s is not None]
-    width = max((len(snaps[i].exits) for i in keep), default=1)
-    exit_node = np.zeros((len(keep), width), dtype=np.int64)
-    exit_time = np.full((len(keep), width), np.inf)
-    snap_m = np.zeros(len(keep))
-    for row, i in enumerate(keep):
-        snap = snaps[i]
-        snap_m[row] = snap.distance_m
-        for j, link in enumerate(snap.exits):
-            exit_node[row, j], exit_time[row, j] = link.node, link.time_s
-    speed = speed_kmh / 3.6 if speed_kmh else _trip_speed_mps(network)
-    return NetworkModel(
-        network=network, mode=mode, circuity=float(network.circuity()), speed_mps=float(speed),
-        snapped=near[keep].astype(np.int64) if keep else np.empty(0, dtype=np.int64),
-        exit_node=exit_node, exit_time=exit_time, access_s=snap_m / speed,
-    )
 
 
 # ================================================================================== results
@@ -509,7 +91,7 @@ class CoverageReport:
     geometry: gpd.GeoSeries
     model: dict[str, Any]
     changes: list[Change] = field(default_factory=list)
-    sites: Any = None  # geo.siting.SitingResult when new sites were asked for
+    sites: Any = None  # geo.coverage.siting.SitingResult when new sites were asked for
     notes: list[str] = field(default_factory=list)
     network_extent: Any = None  # convex hull (EPSG:4326) of the road graph's nodes, network modes only
 
@@ -718,51 +300,7 @@ class CoverageEngine:
     # ------------------------------------------------------------------ costs
     def costs(self, facilities: gpd.GeoDataFrame, mode: str) -> PointCosts:
         """Cost of every demand point to its nearest place: metres (straight) or seconds (network)."""
-        d = self.demand
-        d_xy, d_ll = np.column_stack([d.x, d.y]), np.column_stack([d.lon, d.lat])
-        f_ll = shapely.get_coordinates(facilities.geometry.to_numpy()) if len(facilities) else np.empty((0, 2))
-        f_xy = to_metric(f_ll[:, 0], f_ll[:, 1]) if len(f_ll) else np.empty((0, 2))
-        if mode == "straight":
-            dist, src = nearest_geodesic(d_xy, d_ll, f_xy, f_ll)
-            return PointCosts(dist, src, np.zeros(len(d), dtype=bool))
-        from geo.network import Candidate
-
-        model = self.network_model(mode)
-        net, per_m = model.network, model.circuity / model.speed_mps
-        f_snaps = net.snap_many(f_ll[:, 0], f_ll[:, 1]) if len(f_ll) else []
-        on_f = np.array([s is not None for s in f_snaps], dtype=bool)
-        cost = np.full(len(d), np.inf)
-        src = np.full(len(d), -1, dtype=np.int64)
-        on_network = np.zeros(len(d), dtype=bool)
-        off_d = np.ones(len(d), dtype=bool)
-        off_d[model.snapped] = False
-        # Off the graph: straight line x circuity / trip speed to every place.
-        dist, near = nearest_geodesic(d_xy[off_d], d_ll[off_d], f_xy, f_ll)
-        cost[off_d], src[off_d] = dist * per_m, near
-        snapped = model.snapped
-        if len(snapped):
-            # On the graph: network time to places on the graph, straight-line fallback to the others.
-            off_idx = np.flatnonzero(~on_f)
-            dist, near = nearest_geodesic(d_xy[snapped], d_ll[snapped], f_xy[off_idx], f_ll[off_idx])
-            fallback = dist * per_m
-            fallback_src = off_idx[near] if len(off_idx) else np.full(len(snapped), -1, dtype=np.int64)
-            on_idx = np.flatnonzero(on_f)
-            net_cost = np.full(len(snapped), np.inf)
-            net_src = np.full(len(snapped), -1, dtype=np.int64)
-            if len(on_idx):
-                cands = [Candidate(str(facilities["id"].iat[i]), float(f_ll[i, 0]), float(f_ll[i, 1])) for i in on_idx]
-                node_cost, node_src = net.costs_from_sources(cands)
-                via = model.exit_time + node_cost[model.exit_node]
-                best = np.argmin(via, axis=1)
-                rows = np.arange(len(snapped))
-                net_cost = via[rows, best] + model.access_s
-                chosen = node_src[model.exit_node[rows, best]]
-                net_src = np.where(chosen >= 0, on_idx[np.maximum(chosen, 0)], -1)  # -1: no place reachable
-            use_net = net_cost <= fallback
-            cost[snapped] = np.where(use_net, net_cost, fallback)
-            src[snapped] = np.where(use_net, net_src, fallback_src)
-            on_network[snapped] = use_net & np.isfinite(net_cost)
-        return PointCosts(cost, src, on_network)
+        return point_costs(self.demand, facilities, None if mode == "straight" else self.network_model(mode))
 
     # ------------------------------------------------------------------ measures
     def measure(

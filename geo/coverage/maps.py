@@ -1,6 +1,6 @@
 """Maps and files of a coverage report: folium choropleth, static PNG, CSV and GeoPackage.
 
-`write_outputs` writes all four for a `geo.coverage.CoverageReport`; `run_to_files` is what
+`write_outputs` writes all four for a `geo.coverage.engine.CoverageReport`; `run_to_files` is what
 ``gandan coverage`` runs (measure, optionally compare, apply a scenario and suggest sites, then write).
 Every output carries its sources and method (`caption`), with "© OpenStreetMap contributors" whenever
 road travel times were used. The HTML loads Leaflet & co. from the app's self-hosted copies when asked
@@ -20,14 +20,9 @@ import numpy as np
 import shapely
 
 from geo.boundaries import METRIC_CRS, WGS84
-from geo.coverage import (
-    DEFAULT_GRID_M,
-    CoverageEngine,
-    CoverageReport,
-    CoverageResult,
-    Demand,
-    read_scenario,
-)
+from geo.coverage.demand import DEFAULT_GRID_M, Demand
+from geo.coverage.engine import CoverageEngine, CoverageReport, CoverageResult
+from geo.coverage.scenarios import read_scenario
 from geo.errors import InvalidParameter
 from geo.index import Index
 
@@ -428,7 +423,7 @@ def run_to_files(
     engine = CoverageEngine.from_index(index, networks=networks, grid_m=grid_m)
     report = engine.run(procedure, mode, threshold, compare=compare, changes=changes, progress=say)
     if sites:
-        from geo.siting import suggest_sites
+        from geo.coverage.siting import suggest_sites
 
         existing = report.after.facilities
         report.sites = suggest_sites(engine, procedure, mode, threshold, sites, existing=existing, progress=say)
