@@ -94,6 +94,7 @@ class CoverageReport:
     sites: Any = None  # geo.coverage.siting.SitingResult when new sites were asked for
     notes: list[str] = field(default_factory=list)
     network_extent: Any = None  # convex hull (EPSG:4326) of the road graph's nodes, network modes only
+    boundary_set: str | None = None  # the commune map's id (None: the configured default set)
 
     @property
     def compare(self) -> str | None:
@@ -432,6 +433,7 @@ class CoverageEngine:
             network_extent=None if after.mode == "straight" else shapely.convex_hull(
                 shapely.multipoints(self.network_model(after.mode).network.nodes_lonlat)
             ),
+            boundary_set=(self.index.boundary_set or None) if self.index is not None else None,
         )
 
     def run(

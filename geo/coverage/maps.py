@@ -19,16 +19,15 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from geo.boundaries import METRIC_CRS, WGS84
+from geo.boundaries import METRIC_CRS, WGS84, boundary_set_spec
 from geo.coverage.demand import DEFAULT_GRID_M, Demand
 from geo.coverage.engine import CoverageEngine, CoverageReport, CoverageResult
 from geo.coverage.scenarios import read_scenario
 from geo.errors import InvalidParameter
 from geo.index import Index
+from geo.settings import Settings
 
 __all__ = [
-    "BOUNDARY_SOURCE",
-    "POPULATION_SOURCE",
     "caption",
     "choropleth",
     "expected_steps",
@@ -41,10 +40,6 @@ __all__ = [
     "write_outputs",
     "write_png",
 ]
-
-POPULATION_SOURCE = "population 2025 per commune: lamngockhuong/vietnam-3d-map (MIT)"
-BOUNDARY_SOURCE = "boundaries: Hà Nội, 126 communes from 2025-07-01 (thanglequoc/vietnamese-provinces-database, MIT)"
-
 
 def output_stem(report: CoverageReport) -> str:
     """A file name stem that says what was measured, e.g. ``coverage_1.001193_straight_2000m_before_after``."""
@@ -59,12 +54,15 @@ def reach_phrase(report: CoverageReport) -> str:
     return f"{report.threshold:g} min {'on foot' if report.mode == 'walk' else 'by ' + report.mode}"
 
 
-def caption(report: CoverageReport) -> str:
-    """The sources and method line every output carries (OSM attribution when roads were used)."""
+def caption(report: CoverageReport, settings: Settings | None = None) -> str:
+    """The sources and method line every output carries (OSM attribution when roads were used).
+
+    The boundary set's data and licences come from its ``caption`` in ``data/boundaries/sets.toml``
+    (``settings`` say where that file is; the process settings by default).
+    """
     parts = [
         f"Population spread evenly over a {report.model['grid_m']:g} m grid in each commune",
-        POPULATION_SOURCE,
-        BOUNDARY_SOURCE,
+        boundary_set_spec(report.boundary_set, settings).caption["en"],
         "places: gandan registry; former commune offices: vietnamadminunits points"
         if report.before is not None and report.compare == "before_after"
         else "places: gandan registry",

@@ -13,8 +13,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from geo.coverage import CoverageEngine
-from geo.coverage.maps import write_outputs
+from geo.coverage.maps import caption, write_outputs
 from geo.coverage.siting import candidate_sites, suggest_sites
+from geo.settings import Settings
 
 
 # ============================================================================ outputs
@@ -80,3 +81,26 @@ def test_planner_page_and_map(client) -> None:  # type: ignore[no-untyped-def]
         assert external_asset_urls(r.text) == []
     else:
         assert r.status_code == 503 and r.json()["type"] == "/problems/web-assets"
+
+
+def test_caption_is_the_boundary_sets_own(  # type: ignore[no-untyped-def]
+    engine: CoverageEngine, places, fixture_procedure, tmp_path: Path
+) -> None:
+    report = engine.report(fixture_procedure, engine.measure(places, "straight", 400.0))
+    # The default set's caption (data/boundaries/sets.toml), word for word what outputs have always carried.
+    assert caption(report) == (
+        "Population spread evenly over a 250 m grid in each commune; "
+        "population 2025 per commune: lamngockhuong/vietnam-3d-map (MIT); "
+        "boundaries: Hà Nội, 126 communes from 2025-07-01 (thanglequoc/vietnamese-provinces-database, MIT); "
+        "places: gandan registry."
+    )
+    data = tmp_path / "data"
+    (data / "boundaries").mkdir(parents=True)
+    (data / "boundaries" / "sets.toml").write_text(
+        '[[set]]\nid = "plan"\nloader = "geojson"\n'
+        'caption = { vi = "ranh giới: một phương án (CC0)", en = "boundaries: a plan (CC0)" }\n',
+        "utf-8",
+    )
+    report.boundary_set = "plan"
+    text = caption(report, Settings(data_dir=data))
+    assert "; boundaries: a plan (CC0); " in text and "vietnam-3d-map" not in text
