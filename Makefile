@@ -37,7 +37,7 @@ $(WEB_ASSETS_STAMP): app/pages/package.json app/pages/package-lock.json app/asse
 
 # The road graphs are rebuilt only when their inputs change (about 20 s); the index always (about 2 s).
 NETWORK_STAMP := build/network/manifest.json
-$(NETWORK_STAMP): data/boundaries/sources.toml data/network_speeds.toml | data
+$(NETWORK_STAMP): data/sources.toml data/network_speeds.toml | data
 	$(BIN)/gandan network build
 
 build: data web-assets $(NETWORK_STAMP)

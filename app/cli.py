@@ -255,7 +255,7 @@ def coverage(
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from app.assets import VENDOR_DIR, web_assets_installed
-    from geo.coverage_maps import expected_steps, run_to_files
+    from geo.coverage.maps import expected_steps, run_to_files
 
     # The HTML loads Leaflet & co. from the vendored copies (file:// links) so it opens offline here.
     offline = web_assets_installed()

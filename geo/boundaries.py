@@ -3,6 +3,11 @@
 A boundary set is data, not code: ``data/boundaries/sets.toml`` lists the sets with the loader that
 reads each. The enacted 126-unit map (``hanoi-2025``) is the default; the 526-unit map before it
 (``hanoi-2024``, one point per unit) and any polygon file in EPSG:4326 load the same way.
+
+Everything else the project needs to know about a set is declared beside it and read by
+`boundary_set_spec` (`BoundarySetSpec`): the caption outputs drawn on it carry (Vietnamese and English),
+its sources with their licences and the ``data/sources.toml`` groups that pin their files, and whether
+the build derives a crosswalk to a previous set (``crosswalk = "<previous set id>"``).
 """
 
 from __future__ import annotations
@@ -30,10 +35,14 @@ from geo.text import fold
 __all__ = [
     "COMMUNE_COLUMNS",
     "METRIC_CRS",
+    "SETS_FILE",
     "WGS84",
     "BoundarySet",
+    "BoundarySetSpec",
     "CommuneLocator",
+    "SetSource",
     "boundary_set_ids",
+    "boundary_set_spec",
     "load_boundary_set",
     "validate_communes",
 ]
@@ -58,6 +67,40 @@ COMMUNE_COLUMNS = [
 _KIND_PREFIX = {"phường": "ward", "xã": "commune", "thị trấn": "commune"}
 
 
+@dataclass(frozen=True)
+class SetSource:
+    """Where part of a set's data comes from: a named source, its licence, and its pinned file groups."""
+
+    name: str
+    licence: str
+    provides: str = ""
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BoundarySetSpec:
+    """A set as declared in ``data/boundaries/sets.toml``, before anything is loaded.
+
+    ``caption`` maps ``"vi"`` and ``"en"`` to the line every output drawn on the set carries (its data
+    and their licences); a set that declares none gets ``"ranh giới: <title>"`` / ``"boundaries: <title>"``.
+    ``crosswalk`` is the id of the previous set the build derives an old -> new crosswalk to, or None.
+    ``raw`` is the whole declaration (loader options such as ``path`` and ``fields``).
+    """
+
+    id: str
+    title: str
+    loader: str
+    caption: dict[str, str]
+    sources: tuple[SetSource, ...] = ()
+    crosswalk: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def attribution(self) -> str:
+        """``name (licence)`` of every source, joined by ``; ``."""
+        return "; ".join(f"{s.name} ({s.licence})" for s in self.sources)
+
+
 @dataclass
 class BoundarySet:
     """A validated commune map: its id, the units, and the notes its validation produced."""
@@ -67,6 +110,7 @@ class BoundarySet:
     communes: gpd.GeoDataFrame
     notes: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    spec: BoundarySetSpec | None = None
 
     @property
     def has_polygons(self) -> bool:
@@ -82,6 +126,73 @@ def _read_sets(settings: Settings) -> list[dict[str, Any]]:
 def boundary_set_ids(settings: Settings | None = None) -> list[str]:
     """Ids of the boundary sets declared in ``data/boundaries/sets.toml``."""
     return [s["id"] for s in _read_sets(settings or get_settings())]
+
+
+def _spec_of(raw: dict[str, Any], known: set[str]) -> tuple[BoundarySetSpec | None, list[DataProblem]]:
+    """One declaration → `BoundarySetSpec`, or the problems that stop it (named by set id)."""
+    set_id = str(raw.get("id") or "")
+    where = f"set {set_id!r}"
+    problems: list[DataProblem] = []
+    title = str(raw.get("title") or set_id)
+    caption = raw.get("caption", {"vi": f"ranh giới: {title}", "en": f"boundaries: {title}"})
+    lines = caption if isinstance(caption, dict) else {}
+    if any(not isinstance(lines.get(k), str) or not lines[k] for k in ("vi", "en")):
+        problems.append(DataProblem(SETS_FILE, f"{where}: caption needs a Vietnamese (vi) and an English (en) line"))
+    sources: list[SetSource] = []
+    for i, entry in enumerate(raw.get("source", []), start=1):
+        missing = [k for k in ("name", "licence") if not isinstance(entry.get(k), str) or not entry[k]]
+        groups = entry.get("groups", [])
+        if missing or not isinstance(groups, list):
+            lacks = f"lacks {', '.join(missing)}" if missing else "groups must be a list"
+            problems.append(DataProblem(SETS_FILE, f"{where}: source {i} {lacks}", row=i, id=set_id))
+            continue
+        sources.append(SetSource(entry["name"], entry["licence"], str(entry.get("provides", "")), tuple(groups)))
+    crosswalk = raw.get("crosswalk")
+    if crosswalk is not None and (crosswalk not in known or crosswalk == set_id):
+        problems.append(
+            DataProblem(SETS_FILE, f"{where}: crosswalk names {crosswalk!r}, which is not another declared set")
+        )
+    if problems:
+        return None, problems
+    spec = BoundarySetSpec(
+        id=set_id,
+        title=title,
+        loader=str(raw.get("loader", "")),
+        caption={"vi": caption["vi"], "en": caption["en"]},
+        sources=tuple(sources),
+        crosswalk=crosswalk,
+        raw=dict(raw),
+    )
+    return spec, []
+
+
+def boundary_set_spec(set_id: str | None = None, settings: Settings | None = None) -> BoundarySetSpec:
+    """The declaration of a set in ``data/boundaries/sets.toml`` (caption, sources, crosswalk), validated.
+
+    Parameters
+    ----------
+    set_id
+        The set's id; defaults to ``GANDAN_BOUNDARY_SET`` (``hanoi-2025``).
+    settings
+        Settings to read paths from; the process settings by default.
+
+    Raises
+    ------
+    NotFound
+        No set has that id.
+    DataValidationError
+        The declaration lacks a caption line, a source its name or licence, or names an unknown crosswalk set.
+    """
+    settings = settings or get_settings()
+    set_id = set_id or settings.boundary_set
+    declared = _read_sets(settings)
+    specs = {s.get("id"): s for s in declared}
+    if set_id not in specs:
+        raise NotFound(f"boundary set {set_id!r} is not declared in {SETS_FILE} (known: {', '.join(map(str, specs))})")
+    spec, problems = _spec_of(specs[set_id], {str(s) for s in specs})
+    if spec is None:
+        raise DataValidationError(problems)
+    return spec
 
 
 def _kind_of(full_name: str) -> str:
@@ -285,12 +396,9 @@ def load_boundary_set(set_id: str | None = None, settings: Settings | None = Non
         sorted by code.
     """
     settings = settings or get_settings()
-    set_id = set_id or settings.boundary_set
-    specs = {s["id"]: s for s in _read_sets(settings)}
-    if set_id not in specs:
-        raise NotFound(f"boundary set {set_id!r} is not declared in {SETS_FILE} (known: {', '.join(specs)})")
-    spec = specs[set_id]
-    loader = _LOADERS.get(spec.get("loader", ""))
+    declared = boundary_set_spec(set_id, settings)
+    set_id, spec = declared.id, declared.raw
+    loader = _LOADERS.get(declared.loader)
     if loader is None:
         raise DataValidationError(
             [DataProblem(SETS_FILE, f"set {set_id!r}: unknown loader {spec.get('loader')!r}")]
@@ -315,7 +423,7 @@ def load_boundary_set(set_id: str | None = None, settings: Settings | None = Non
             units[column] = None
     units = gpd.GeoDataFrame(units[keep], geometry="geometry", crs=WGS84).sort_values("code")
     return BoundarySet(
-        id=set_id, title=spec.get("title", set_id), communes=units.reset_index(drop=True), notes=notes
+        id=set_id, title=declared.title, communes=units.reset_index(drop=True), notes=notes, spec=declared
     )
 
 

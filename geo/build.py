@@ -3,6 +3,10 @@
 Sources → checks → joins → `geo.index.write_index`. Every problem found is collected with its file and
 row before anything is written; one problem is enough to stop the build, and then the previous index
 stays in place untouched.
+
+What the build makes of the boundary set comes from its declaration in ``data/boundaries/sets.toml``
+(`geo.boundaries.boundary_set_spec`): the old → new crosswalk is derived only when the set names the
+previous map (``crosswalk = "hanoi-2024"``); a set without one builds with an empty crosswalk.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from geo.boundaries import WGS84, CommuneLocator, load_boundary_set
-from geo.crosswalk import build_crosswalk, load_metadata
+from geo.boundaries import SETS_FILE, WGS84, BoundarySet, CommuneLocator, boundary_set_spec, load_boundary_set
+from geo.crosswalk import PAIR_COLUMNS, Crosswalk, build_crosswalk, load_metadata
 from geo.errors import DataProblem, DataValidationError, GandanError
 from geo.hours import Calendar, parse_hours
 from geo.index import Index, write_index
@@ -31,6 +35,7 @@ POINTS_FILE = "service_points.csv"
 PROCEDURES_FILE = "procedures.csv"
 GROUPS_FILE = "procedure_groups.csv"
 CALENDAR_FILE = "calendar_overrides.csv"
+LEGACY_LOADER = "vietnamadminunits"  # the loader of the 526 pre-merger units a crosswalk leads back to
 
 Progress = Callable[[str], None]
 
@@ -74,6 +79,30 @@ def _join_points_to_communes(
     return located, problems
 
 
+def _crosswalk(boundary: BoundarySet, legacy: gpd.GeoDataFrame, settings: Settings, step: Progress) -> Crosswalk:
+    """The old → new crosswalk the set declares (``crosswalk = "<previous set>"``), or an empty one.
+
+    The only previous map a crosswalk is derived to is one of the 526 pre-merger units (the
+    ``vietnamadminunits`` loader, `geo.legacy`), from each new unit's official ``beforeMerger`` text.
+    """
+    previous = boundary.spec.crosswalk if boundary.spec else None
+    if previous is None:
+        return Crosswalk(pairs=pd.DataFrame(columns=PAIR_COLUMNS))
+    if boundary_set_spec(previous, settings).loader != LEGACY_LOADER:
+        raise DataValidationError(
+            [
+                DataProblem(
+                    SETS_FILE,
+                    f"set {boundary.id!r}: a crosswalk is derived only to the pre-merger units "
+                    f"(loader {LEGACY_LOADER!r}); {previous!r} is not one",
+                    id=boundary.id,
+                )
+            ]
+        )
+    step("crosswalk")
+    return build_crosswalk(boundary.communes, load_metadata(settings), legacy)
+
+
 def build_index(
     settings: Settings | None = None, progress: Progress | None = None, write: bool = True
 ) -> Index:
@@ -94,8 +123,7 @@ def build_index(
     communes = boundary.communes
     step("legacy units")
     legacy = load_legacy_units()
-    step("crosswalk")
-    crosswalk = build_crosswalk(communes, load_metadata(), legacy)
+    crosswalk = _crosswalk(boundary, legacy, settings, step)
 
     step("procedures")
     procedures = load_procedures(data / PROCEDURES_FILE)
@@ -132,6 +160,7 @@ def build_index(
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "boundary_set": boundary.id,
             "boundary_title": boundary.title,
+            "crosswalk_from": boundary.spec.crosswalk if boundary.spec else None,
             "sources": sources,
             "authored": authored,
             "notes": boundary.notes + [str(p) for p in crosswalk.unplaced + crosswalk.notes],

@@ -25,7 +25,7 @@ __all__ = [
     "sha256_of",
 ]
 
-SOURCES_FILE = "boundaries/sources.toml"
+SOURCES_FILE = "sources.toml"  # the project's whole source list: boundaries, population, OSM extracts, licences
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class SourceFile:
 
 
 def load_sources(settings: Settings | None = None) -> list[SourceFile]:
-    """Read the pinned source list (``data/boundaries/sources.toml``)."""
+    """Read the pinned source list (``data/sources.toml``)."""
     settings = settings or get_settings()
     toml_path = settings.data_dir / SOURCES_FILE
     with toml_path.open("rb") as fh:

@@ -82,11 +82,11 @@ def run(argv: list[str]) -> None:
     from bench import timed
 
     from geo.coverage import CoverageEngine, today_facilities
+    from geo.coverage.siting import _greedy_total, candidate_sites, coverage_matrix, suggest_sites
     from geo.errors import IndexNotBuilt
     from geo.index import read_index
     from geo.network import load_network
     from geo.settings import get_settings
-    from geo.siting import _greedy_total, candidate_sites, coverage_matrix, suggest_sites
 
     settings = get_settings()
     net_dir = args.network_dir or settings.network_dir

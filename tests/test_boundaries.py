@@ -10,9 +10,16 @@ import pytest
 import shapely
 from shapely.geometry import GeometryCollection, LineString, Point, Polygon, box
 
-from geo.boundaries import CommuneLocator, boundary_set_ids, load_boundary_set, validate_communes
+from geo.boundaries import (
+    CommuneLocator,
+    boundary_set_ids,
+    boundary_set_spec,
+    load_boundary_set,
+    validate_communes,
+)
 from geo.errors import DataValidationError, NotFound
 from geo.settings import Settings
+from geo.sources import load_sources
 
 
 def _units(
@@ -255,3 +262,36 @@ def test_a_file_based_set_loads_the_same_way(tmp_path: Path, settings: Settings)
     assert loaded.communes["code"].tolist() == ["10001", "10002"]
     assert loaded.communes["kind"].tolist() == ["ward", "commune"]
     assert loaded.has_polygons
+    assert loaded.spec is not None and loaded.spec.crosswalk is None
+    assert loaded.spec.caption == {"vi": "ranh giới: plan-2", "en": "boundaries: plan-2"}
+
+
+def test_sets_declare_caption_sources_and_crosswalk(settings: Settings) -> None:
+    current = boundary_set_spec("hanoi-2025", settings)
+    assert current.crosswalk == "hanoi-2024"
+    assert "126 đơn vị" in current.caption["vi"] and "126 communes" in current.caption["en"]
+    assert {s.licence for s in current.sources} == {"MIT"}
+    assert "thanglequoc/vietnamese-provinces-database (MIT)" in current.attribution
+    previous = boundary_set_spec("hanoi-2024", settings)
+    assert previous.crosswalk is None and "526" in previous.caption["en"]
+    # Every group a set names is pinned in the project's source list.
+    pinned = {s.group for s in load_sources(settings)}
+    for set_id in boundary_set_ids(settings):
+        for source in boundary_set_spec(set_id, settings).sources:
+            assert set(source.groups) <= pinned, (set_id, source.name)
+    assert load_boundary_set("hanoi-2024", settings).spec == previous
+
+
+def test_a_set_declaration_names_every_problem(tmp_path: Path) -> None:
+    (tmp_path / "boundaries").mkdir()
+    (tmp_path / "boundaries" / "sets.toml").write_text(
+        '[[set]]\nid = "broken"\nloader = "geojson"\ncrosswalk = "atlantis"\n'
+        'caption = { vi = "ranh giới" }\n'
+        '[[set.source]]\nname = "somebody"\n',
+        "utf-8",
+    )
+    with pytest.raises(DataValidationError) as info:
+        boundary_set_spec("broken", Settings(data_dir=tmp_path))
+    messages = " | ".join(p.message for p in info.value.problems)
+    assert len(info.value.problems) == 3
+    assert "caption needs" in messages and "lacks licence" in messages and "'atlantis'" in messages

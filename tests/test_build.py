@@ -115,3 +115,42 @@ def test_rebuild_swaps_atomically_and_prunes(scratch: Settings) -> None:
     assert link.is_symlink() and link.resolve() == third
     assert not first.exists()  # only the current build and the one before are kept
     assert second.exists()
+
+
+def _three_ward_set(scratch: Settings, index, tmp_path: Path, extra: str = "") -> Settings:  # type: ignore[no-untyped-def]
+    """A file-based set of three real wards (no crosswalk unless ``extra`` declares one), points cut to match."""
+    codes = ["00004", "00008", "00025"]
+    wards = index.communes[index.communes["code"].isin(codes)][["code", "name", "kind", "population", "geometry"]]
+    wards.to_file(tmp_path / "three-wards.geojson", driver="GeoJSON")
+    sets = scratch.data_dir / "boundaries" / "sets.toml"
+    sets.write_text(
+        sets.read_text("utf-8")
+        + '\n[[set]]\nid = "three-wards"\ntitle = "Ba phường"\nloader = "geojson"\n'
+        + f'path = "{tmp_path / "three-wards.geojson"}"\nexpected = {{ total = 3 }}\n'
+        + 'caption = { vi = "ranh giới: ba phường (thử)", en = "boundaries: three wards (test)" }\n'
+        + extra,
+        "utf-8",
+    )
+    points = scratch.data_dir / "service_points.csv"
+    frame = pd.read_csv(points, dtype=str, keep_default_na=False)
+    frame[frame["commune_code"].isin(codes)].to_csv(points, index=False)
+    return scratch.model_copy(update={"boundary_set": "three-wards"})
+
+
+def test_a_set_without_a_crosswalk_builds_without_one(scratch: Settings, index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    custom = _three_ward_set(scratch, index, tmp_path)
+    steps: list[str] = []
+    build_index(custom, progress=steps.append)
+    built = read_index(settings=custom)
+    assert built.boundary_set == "three-wards" and len(built.communes) == 3
+    assert "crosswalk" not in steps and len(built.crosswalk) == 0
+    assert list(built.crosswalk.columns) == list(index.crosswalk.columns)
+    assert built.manifest["crosswalk_from"] is None and built.manifest["summary"]["crosswalk_pairs"] == 0
+    assert set(built.service_points["commune_code"]) <= {"00004", "00008", "00025"}
+    assert len(built.service_points) >= 3
+
+
+def test_a_crosswalk_only_leads_back_to_the_pre_merger_units(scratch: Settings, index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    custom = _three_ward_set(scratch, index, tmp_path, extra='crosswalk = "hanoi-2025"\n')
+    with pytest.raises(DataValidationError, match="derived only to the pre-merger units"):
+        build_index(custom, write=False)

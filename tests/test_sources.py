@@ -9,7 +9,7 @@ import pytest
 
 from geo.errors import ChecksumMismatch, SourceUnavailable
 from geo.settings import Settings
-from geo.sources import SourceFile, fetch_file, load_sources, sha256_of
+from geo.sources import SOURCES_FILE, SourceFile, fetch_file, load_sources, sha256_of
 
 
 def _mirror_with(tmp_path: Path, rel: str, content: bytes) -> Path:
@@ -26,6 +26,13 @@ def test_pinned_list_covers_every_upstream_file(settings: Settings) -> None:
     assert {"hanoi-2025-wards", "hanoi-2025-population", "hanoi-2025-metadata", "osm-central-hanoi"} <= groups
     assert sum(s.group == "hanoi-2025-wards" for s in sources) == 126
     assert all(len(s.sha256) == 64 and s.url.startswith("https://") for s in sources)
+
+
+def test_the_source_list_is_the_projects_not_the_boundaries(settings: Settings) -> None:
+    assert settings.data_dir / SOURCES_FILE == settings.data_dir / "sources.toml"
+    assert not (settings.data_dir / "boundaries" / "sources.toml").exists()
+    groups = {s.group for s in load_sources(settings)}
+    assert {"licence", "osm-central-hanoi"} <= groups  # OSM extracts and licences live in the same list
 
 
 def test_fetched_files_match_their_pins(settings: Settings) -> None:

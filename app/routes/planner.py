@@ -178,7 +178,7 @@ def planner_page(
     threshold: ThresholdParam = None,
 ) -> HTMLResponse:
     """The planner page: choropleth (framed) and the before/after table for a procedure, mode, threshold."""
-    from geo.coverage_maps import caption, reach_phrase
+    from geo.coverage.maps import caption, reach_phrase
 
     value = _threshold(mode, threshold)
     report = engine.run(procedure, mode, value, compare="before_after")
@@ -207,7 +207,7 @@ def planner_map(
 ) -> HTMLResponse:
     """The folium choropleth alone (the page frames it); libraries come from ``/static/vendor``."""
     from app.assets import VENDOR_URL, require_web_assets
-    from geo.coverage_maps import choropleth
+    from geo.coverage.maps import choropleth
 
     require_web_assets()
     report = engine.run(procedure, mode, _threshold(mode, threshold), compare=compare)

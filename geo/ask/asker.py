@@ -260,8 +260,8 @@ def _default_gazetteer(service: Service) -> Gazetteer:
 
     streets = None
     try:
-        from geo.streets import load_osm_streets
         from geo.sources import paths_of_group
+        from geo.streets import load_osm_streets
 
         streets = load_osm_streets(paths_of_group("osm-central-hanoi", service.settings))
     except GandanError:

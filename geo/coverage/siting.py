@@ -1,10 +1,10 @@
 """Where to put the next k places: the maximal covering location problem (MCLP) with spopt.
 
-Demand is the coverage grid (`geo.coverage.population_grid`), weighted by population. Today's places
+Demand is the coverage grid (`geo.coverage.demand.population_grid`), weighted by population. Today's places
 are locked in as spopt *predefined facilities*; candidates come from the new communes' seats (commune
 centres not yet handling the procedure), the former commune offices (legacy points) and a regular grid
 (`DEFAULT_CANDIDATE_GRID_M`). A candidate covers a demand point when its cost, computed exactly as
-`geo.coverage.CoverageEngine.costs` does (geodesic metres, or network minutes with the straight-line x
+`geo.coverage.engine.CoverageEngine.costs` does (geodesic metres, or network minutes with the straight-line x
 circuity fallback), is within the threshold.
 
 The model is reduced before it reaches the solver, without changing its optimum:
@@ -18,7 +18,7 @@ spopt's ``MCLP.from_cost_matrix`` builds one pulp term per (demand, facility) ce
 minutes for tens of thousands of demand rows. So the same model (same variables, objective,
 predefined-facility and facility-count constraints from spopt's ``FacilityModelBuilder``) is built
 with sparse coverage constraints on an ``MCLP`` instance and solved by CBC through spopt
-(``MCLP.solve``). `tests/test_coverage.py` checks it against ``from_cost_matrix`` on a fixture.
+(``MCLP.solve``). `tests/coverage/test_siting.py` checks it against ``from_cost_matrix`` on a fixture.
 
 The chosen sites are then ordered greedily by marginal gain (the population each adds, given today's
 places and the sites before it), which is what a planner builds first.
@@ -42,14 +42,9 @@ from scipy import sparse
 from scipy.spatial import cKDTree
 
 from geo.boundaries import METRIC_CRS, WGS84
-from geo.coverage import (
-    CoverageEngine,
-    facilities_frame,
-    geodesic_m,
-    population_grid,
-    to_metric,
-    today_facilities,
-)
+from geo.coverage.demand import geodesic_m, population_grid, to_metric
+from geo.coverage.engine import CoverageEngine
+from geo.coverage.scenarios import facilities_frame, today_facilities
 from geo.errors import GandanError, InvalidParameter
 
 __all__ = [
@@ -379,7 +374,7 @@ def suggest_sites(
     k
         How many sites to add, 1..`MAX_SITES`.
     existing, candidates
-        Override today's places / the candidate sites (layers like `geo.coverage.facilities_frame`).
+        Override today's places / the candidate sites (layers like `geo.coverage.scenarios.facilities_frame`).
     sources, candidate_grid_m
         Candidate sources and grid spacing when ``candidates`` is not given.
     time_limit_s

@@ -1,6 +1,6 @@
 """Maps and files of a coverage report: folium choropleth, static PNG, CSV and GeoPackage.
 
-`write_outputs` writes all four for a `geo.coverage.CoverageReport`; `run_to_files` is what
+`write_outputs` writes all four for a `geo.coverage.engine.CoverageReport`; `run_to_files` is what
 ``gandan coverage`` runs (measure, optionally compare, apply a scenario and suggest sites, then write).
 Every output carries its sources and method (`caption`), with "© OpenStreetMap contributors" whenever
 road travel times were used. The HTML loads Leaflet & co. from the app's self-hosted copies when asked
@@ -19,21 +19,15 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from geo.boundaries import METRIC_CRS, WGS84
-from geo.coverage import (
-    DEFAULT_GRID_M,
-    CoverageEngine,
-    CoverageReport,
-    CoverageResult,
-    Demand,
-    read_scenario,
-)
+from geo.boundaries import METRIC_CRS, WGS84, boundary_set_spec
+from geo.coverage.demand import DEFAULT_GRID_M, Demand
+from geo.coverage.engine import CoverageEngine, CoverageReport, CoverageResult
+from geo.coverage.scenarios import read_scenario
 from geo.errors import InvalidParameter
 from geo.index import Index
+from geo.settings import Settings
 
 __all__ = [
-    "BOUNDARY_SOURCE",
-    "POPULATION_SOURCE",
     "caption",
     "choropleth",
     "expected_steps",
@@ -46,10 +40,6 @@ __all__ = [
     "write_outputs",
     "write_png",
 ]
-
-POPULATION_SOURCE = "population 2025 per commune: lamngockhuong/vietnam-3d-map (MIT)"
-BOUNDARY_SOURCE = "boundaries: Hà Nội, 126 communes from 2025-07-01 (thanglequoc/vietnamese-provinces-database, MIT)"
-
 
 def output_stem(report: CoverageReport) -> str:
     """A file name stem that says what was measured, e.g. ``coverage_1.001193_straight_2000m_before_after``."""
@@ -64,12 +54,15 @@ def reach_phrase(report: CoverageReport) -> str:
     return f"{report.threshold:g} min {'on foot' if report.mode == 'walk' else 'by ' + report.mode}"
 
 
-def caption(report: CoverageReport) -> str:
-    """The sources and method line every output carries (OSM attribution when roads were used)."""
+def caption(report: CoverageReport, settings: Settings | None = None) -> str:
+    """The sources and method line every output carries (OSM attribution when roads were used).
+
+    The boundary set's data and licences come from its ``caption`` in ``data/boundaries/sets.toml``
+    (``settings`` say where that file is; the process settings by default).
+    """
     parts = [
         f"Population spread evenly over a {report.model['grid_m']:g} m grid in each commune",
-        POPULATION_SOURCE,
-        BOUNDARY_SOURCE,
+        boundary_set_spec(report.boundary_set, settings).caption["en"],
         "places: gandan registry; former commune offices: vietnamadminunits points"
         if report.before is not None and report.compare == "before_after"
         else "places: gandan registry",
@@ -428,7 +421,7 @@ def run_to_files(
     engine = CoverageEngine.from_index(index, networks=networks, grid_m=grid_m)
     report = engine.run(procedure, mode, threshold, compare=compare, changes=changes, progress=say)
     if sites:
-        from geo.siting import suggest_sites
+        from geo.coverage.siting import suggest_sites
 
         existing = report.after.facilities
         report.sites = suggest_sites(engine, procedure, mode, threshold, sites, existing=existing, progress=say)
