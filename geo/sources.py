@@ -16,16 +16,20 @@ from geo.errors import ChecksumMismatch, DataProblem, DataValidationError, Sourc
 from geo.settings import Settings, get_settings
 
 __all__ = [
+    "EXTRA_SOURCES_FILES",
     "SourceFile",
     "fetch_all",
     "fetch_file",
     "load_sources",
     "local_path",
     "paths_of_group",
+    "read_checksum_list",
     "sha256_of",
 ]
 
 SOURCES_FILE = "boundaries/sources.toml"
+EXTRA_SOURCES_FILES: tuple[str, ...] = ("sources-catalogue.toml",)
+"""Further source lists under ``data_dir``, read after `SOURCES_FILE` when present (same format)."""
 
 
 @dataclass(frozen=True)
@@ -39,22 +43,68 @@ class SourceFile:
 
 
 def load_sources(settings: Settings | None = None) -> list[SourceFile]:
-    """Read the pinned source list (``data/boundaries/sources.toml``)."""
+    """Read the pinned source list: `SOURCES_FILE`, then each of `EXTRA_SOURCES_FILES` that exists.
+
+    Each list holds ``[[file]]`` entries (``group``, ``path``, ``url``, ``sha256``) and ``[[file_list]]``
+    entries (``group``, ``checksums``, ``url_prefix``): ``checksums`` names a file under ``data_dir`` in
+    ``sha256sum`` format whose paths follow the mirror layout (``<owner>/<repo>/<commit>/<path>``); each of
+    its lines becomes one `SourceFile` whose URL is ``url_prefix + path``. A list of thousands of files
+    (the procedure detail pages) thus stays one short declaration plus one checksum file.
+
+    Raises
+    ------
+    DataValidationError
+        An entry lacks a key, or a checksum list is missing or has a malformed line (file and line named).
+    """
     settings = settings or get_settings()
-    toml_path = settings.data_dir / SOURCES_FILE
-    with toml_path.open("rb") as fh:
-        raw = tomllib.load(fh)
     problems: list[DataProblem] = []
     files: list[SourceFile] = []
-    for i, entry in enumerate(raw.get("file", []), start=1):
-        missing = [k for k in ("group", "path", "url", "sha256") if not entry.get(k)]
-        if missing:
-            problems.append(DataProblem(str(toml_path), f"entry {i} lacks {', '.join(missing)}", row=i))
-            continue
-        files.append(SourceFile(entry["group"], entry["path"], entry["url"], entry["sha256"].lower()))
+    toml_paths = [settings.data_dir / SOURCES_FILE]
+    toml_paths += [p for p in (settings.data_dir / name for name in EXTRA_SOURCES_FILES) if p.exists()]
+    for toml_path in toml_paths:
+        with toml_path.open("rb") as fh:
+            raw = tomllib.load(fh)
+        for i, entry in enumerate(raw.get("file", []), start=1):
+            missing = [k for k in ("group", "path", "url", "sha256") if not entry.get(k)]
+            if missing:
+                problems.append(DataProblem(str(toml_path), f"entry {i} lacks {', '.join(missing)}", row=i))
+                continue
+            files.append(SourceFile(entry["group"], entry["path"], entry["url"], entry["sha256"].lower()))
+        for i, entry in enumerate(raw.get("file_list", []), start=1):
+            missing = [k for k in ("group", "checksums", "url_prefix") if not entry.get(k)]
+            if missing:
+                problems.append(DataProblem(str(toml_path), f"file_list {i} lacks {', '.join(missing)}", row=i))
+                continue
+            listed = read_checksum_list(settings.data_dir / entry["checksums"], problems)
+            files += [SourceFile(entry["group"], path, entry["url_prefix"] + path, sha) for path, sha in listed]
     if problems:
         raise DataValidationError(problems)
     return files
+
+
+def read_checksum_list(path: Path, problems: list[DataProblem]) -> list[tuple[str, str]]:
+    """Read a ``sha256sum``-format list (``<hex>  <path>`` per line) as ``(path, sha256)`` pairs.
+
+    A missing file or a malformed line is appended to ``problems`` (file and line number) and skipped;
+    blank lines and ``#`` comments are ignored.
+    """
+    if not path.exists():
+        problems.append(DataProblem(str(path), "checksum list not found"))
+        return []
+    pairs: list[tuple[str, str]] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        digest, _, rel = text.partition(" ")
+        rel = rel.strip().removeprefix("*")  # sha256sum marks binary mode with "*"
+        if len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest) or not rel:
+            problems.append(
+                DataProblem(str(path), f"malformed line (expected '<sha256>  <path>'): {text!r}", row=number)
+            )
+            continue
+        pairs.append((rel, digest.lower()))
+    return pairs
 
 
 def sha256_of(path: Path) -> str:
