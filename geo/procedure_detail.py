@@ -116,7 +116,6 @@ class ProcedureDetail:
     source_file: str
 
 
-_SECTION = re.compile(r"^## +(.+?)\s*$", re.M)
 _BULLET = re.compile(r"^\* \*\*(.+?):\*\*\s*(.*)$", re.M)
 _TIME = re.compile(r"^(\d+(?:[.,]\d+)?)\s+(ngày làm việc|ngày)\b", re.I)
 _LINK = re.compile(r"^\[(.+?)\]\(.*\)$")
@@ -169,10 +168,9 @@ def _split_outside_parens(text: str, sep: str = ",") -> tuple[str, ...]:
 def _sections(text: str) -> dict[str, str]:
     """Map each ``## `` heading to its body (first occurrence wins)."""
     found: dict[str, str] = {}
-    marks = list(_SECTION.finditer(text))
-    for i, mark in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        found.setdefault(mark.group(1), text[mark.end() : end].strip())
+    for chunk in ("\n" + text).split("\n## ")[1:]:  # plain splitting: pages are large, regexes slow
+        heading, _, body = chunk.partition("\n")
+        found.setdefault(heading.strip(), body.strip())
     return found
 
 
