@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from geo.errors import ChecksumMismatch, DataProblem, DataValidationError, SourceUnavailable
 from geo.settings import Settings, get_settings
@@ -43,42 +44,59 @@ class SourceFile:
 
 
 def load_sources(settings: Settings | None = None) -> list[SourceFile]:
-    """Read the pinned source list: `SOURCES_FILE`, then each of `EXTRA_SOURCES_FILES` that exists.
-
-    Each list holds ``[[file]]`` entries (``group``, ``path``, ``url``, ``sha256``) and ``[[file_list]]``
-    entries (``group``, ``checksums``, ``url_prefix``): ``checksums`` names a file under ``data_dir`` in
-    ``sha256sum`` format whose paths follow the mirror layout (``<owner>/<repo>/<commit>/<path>``); each of
-    its lines becomes one `SourceFile` whose URL is ``url_prefix + path``. A list of thousands of files
-    (the procedure detail pages) thus stays one short declaration plus one checksum file.
-
-    Raises
-    ------
-    DataValidationError
-        An entry lacks a key, or a checksum list is missing or has a malformed line (file and line named).
-    """
+    """Read the pinned source list (``data/boundaries/sources.toml``)."""
     settings = settings or get_settings()
+    toml_path = settings.data_dir / SOURCES_FILE
+    with toml_path.open("rb") as fh:
+        raw = tomllib.load(fh)
     problems: list[DataProblem] = []
     files: list[SourceFile] = []
-    toml_paths = [settings.data_dir / SOURCES_FILE]
-    toml_paths += [p for p in (settings.data_dir / name for name in EXTRA_SOURCES_FILES) if p.exists()]
-    for toml_path in toml_paths:
-        with toml_path.open("rb") as fh:
-            raw = tomllib.load(fh)
-        for i, entry in enumerate(raw.get("file", []), start=1):
-            missing = [k for k in ("group", "path", "url", "sha256") if not entry.get(k)]
-            if missing:
-                problems.append(DataProblem(str(toml_path), f"entry {i} lacks {', '.join(missing)}", row=i))
-                continue
-            files.append(SourceFile(entry["group"], entry["path"], entry["url"], entry["sha256"].lower()))
-        for i, entry in enumerate(raw.get("file_list", []), start=1):
-            missing = [k for k in ("group", "checksums", "url_prefix") if not entry.get(k)]
-            if missing:
-                problems.append(DataProblem(str(toml_path), f"file_list {i} lacks {', '.join(missing)}", row=i))
-                continue
-            listed = read_checksum_list(settings.data_dir / entry["checksums"], problems)
-            files += [SourceFile(entry["group"], path, entry["url_prefix"] + path, sha) for path, sha in listed]
+    for i, entry in enumerate(raw.get("file", []), start=1):
+        missing = [k for k in ("group", "path", "url", "sha256") if not entry.get(k)]
+        if missing:
+            problems.append(DataProblem(str(toml_path), f"entry {i} lacks {', '.join(missing)}", row=i))
+            continue
+        files.append(SourceFile(entry["group"], entry["path"], entry["url"], entry["sha256"].lower()))
+    files += _more_sources(settings, raw, toml_path, problems)
     if problems:
         raise DataValidationError(problems)
+    return files
+
+
+def _more_sources(
+    settings: Settings, raw: dict[str, Any], toml_path: Path, problems: list[DataProblem]
+) -> list[SourceFile]:
+    """The ``[[file_list]]`` entries of the main list, then every entry of each of `EXTRA_SOURCES_FILES`.
+
+    A ``[[file_list]]`` entry (``group``, ``checksums``, ``url_prefix``) names a file under ``data_dir`` in
+    ``sha256sum`` format whose paths follow the mirror layout (``<owner>/<repo>/<commit>/<path>``); each of
+    its lines becomes one `SourceFile` whose URL is ``url_prefix + path``. A list of thousands of files
+    (the procedure detail pages) thus stays one short declaration plus one checksum file. Problems (an
+    entry lacking a key, a missing checksum list, a malformed line) are appended to ``problems``.
+    """
+    files: list[SourceFile] = []
+    lists = [(toml_path, raw.get("file_list", []))]
+    for name in EXTRA_SOURCES_FILES:
+        extra_path = settings.data_dir / name
+        if not extra_path.exists():
+            continue
+        with extra_path.open("rb") as fh:
+            extra = tomllib.load(fh)
+        for i, entry in enumerate(extra.get("file", []), start=1):
+            missing = [k for k in ("group", "path", "url", "sha256") if not entry.get(k)]
+            if missing:
+                problems.append(DataProblem(str(extra_path), f"entry {i} lacks {', '.join(missing)}", row=i))
+                continue
+            files.append(SourceFile(entry["group"], entry["path"], entry["url"], entry["sha256"].lower()))
+        lists.append((extra_path, extra.get("file_list", [])))
+    for path, entries in lists:
+        for i, entry in enumerate(entries, start=1):
+            missing = [k for k in ("group", "checksums", "url_prefix") if not entry.get(k)]
+            if missing:
+                problems.append(DataProblem(str(path), f"file_list {i} lacks {', '.join(missing)}", row=i))
+                continue
+            listed = read_checksum_list(settings.data_dir / entry["checksums"], problems)
+            files += [SourceFile(entry["group"], rel, entry["url_prefix"] + rel, sha) for rel, sha in listed]
     return files
 
 
@@ -99,9 +117,8 @@ def read_checksum_list(path: Path, problems: list[DataProblem]) -> list[tuple[st
         digest, _, rel = text.partition(" ")
         rel = rel.strip().removeprefix("*")  # sha256sum marks binary mode with "*"
         if len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest) or not rel:
-            problems.append(
-                DataProblem(str(path), f"malformed line (expected '<sha256>  <path>'): {text!r}", row=number)
-            )
+            message = f"malformed line (expected '<sha256>  <path>'): {text!r}"
+            problems.append(DataProblem(str(path), message, row=number))
             continue
         pairs.append((rel, digest.lower()))
     return pairs
