@@ -513,5 +513,5 @@ def authored_disagreements(
         authored_kinds = set(_split(str(rec.get("handled_at", ""))))
         if record.placement.place != "unknown" and authored_kinds != set(record.placement.handled_at):
             where = "|".join(record.placement.handled_at) or f"not at PASC ({record.placement.agency})"
-            differ("handled_at", "|".join(sorted(authored_kinds)), where)
+            differ("handled_at", str(rec.get("handled_at", "")), where)
     return found

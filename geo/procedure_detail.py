@@ -129,6 +129,7 @@ _FLAT_COUNTS = re.compile(r"Bản chính: ?(\d*) - Bản sao: ?(\d*)")
 _FLAT_TABLE = "Tên giấy tờ Mẫu đơn, tờ khai Số lượng"
 _FLAT_FORM = re.compile(r"\s+(\S+\.(?:docx?|pdf|xlsx?|rar|zip))$", re.I)
 _SENTENCE_END = (".", ";", ":")
+_BULLET_MARK = re.compile(r"^[\s,;)\-–•*]+")  # list bullets and stray punctuation before a name, not "a)"
 
 
 def detail_path(code: str, root: Path) -> Path:
@@ -313,9 +314,9 @@ class _Page:
                     continue
             joined.append([name, originals, copies, form, False])
         return [
-            (str(n).lstrip(",;) ").strip(), o, c, f)  # type: ignore[misc]
+            (_BULLET_MARK.sub("", str(n)), o, c, f)  # type: ignore[misc]
             for n, o, c, f, _ in joined
-            if str(n).strip(",;) ")
+            if _BULLET_MARK.sub("", str(n))
         ]
 
     def _count(self, cell: str, name: str) -> int | None:
