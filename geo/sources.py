@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from geo.errors import ChecksumMismatch, DataProblem, DataValidationError, SourceUnavailable
 from geo.settings import Settings, get_settings
@@ -22,6 +23,7 @@ __all__ = [
     "load_sources",
     "local_path",
     "paths_of_group",
+    "read_checksum_list",
     "sha256_of",
 ]
 
@@ -52,9 +54,56 @@ def load_sources(settings: Settings | None = None) -> list[SourceFile]:
             problems.append(DataProblem(str(toml_path), f"entry {i} lacks {', '.join(missing)}", row=i))
             continue
         files.append(SourceFile(entry["group"], entry["path"], entry["url"], entry["sha256"].lower()))
+    files += _more_sources(settings, raw, toml_path, problems)
     if problems:
         raise DataValidationError(problems)
     return files
+
+
+def _more_sources(
+    settings: Settings, raw: dict[str, Any], toml_path: Path, problems: list[DataProblem]
+) -> list[SourceFile]:
+    """The files named by the list's ``[[file_list]]`` entries.
+
+    A ``[[file_list]]`` entry (``group``, ``checksums``, ``url_prefix``) names a file under ``data_dir`` in
+    ``sha256sum`` format whose paths follow the mirror layout (``<owner>/<repo>/<commit>/<path>``); each of
+    its lines becomes one `SourceFile` whose URL is ``url_prefix + path``. A list of thousands of files
+    (the procedure detail pages) thus stays one short declaration plus one checksum file. Problems (an
+    entry lacking a key, a missing checksum list, a malformed line) are appended to ``problems``.
+    """
+    files: list[SourceFile] = []
+    for i, entry in enumerate(raw.get("file_list", []), start=1):
+        missing = [k for k in ("group", "checksums", "url_prefix") if not entry.get(k)]
+        if missing:
+            problems.append(DataProblem(str(toml_path), f"file_list {i} lacks {', '.join(missing)}", row=i))
+            continue
+        listed = read_checksum_list(settings.data_dir / entry["checksums"], problems)
+        files += [SourceFile(entry["group"], rel, entry["url_prefix"] + rel, sha) for rel, sha in listed]
+    return files
+
+
+def read_checksum_list(path: Path, problems: list[DataProblem]) -> list[tuple[str, str]]:
+    """Read a ``sha256sum``-format list (``<hex>  <path>`` per line) as ``(path, sha256)`` pairs.
+
+    A missing file or a malformed line is appended to ``problems`` (file and line number) and skipped;
+    blank lines and ``#`` comments are ignored.
+    """
+    if not path.exists():
+        problems.append(DataProblem(str(path), "checksum list not found"))
+        return []
+    pairs: list[tuple[str, str]] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        digest, _, rel = text.partition(" ")
+        rel = rel.strip().removeprefix("*")  # sha256sum marks binary mode with "*"
+        if len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest) or not rel:
+            message = f"malformed line (expected '<sha256>  <path>'): {text!r}"
+            problems.append(DataProblem(str(path), message, row=number))
+            continue
+        pairs.append((rel, digest.lower()))
+    return pairs
 
 
 def sha256_of(path: Path) -> str:
