@@ -39,6 +39,7 @@ from geo.errors import DataProblem, DataValidationError, InvalidTime
 from geo.settings import get_settings
 from geo.workcalendar import (
     CALENDAR_FILE,
+    PACKAGE_KIND,
     CalendarDay,
     days_from_frame,
     days_to_frame,
@@ -477,7 +478,10 @@ class Calendar:
 
         Years the frame does not list get the package's holidays when asked about (``country_holidays``).
         """
-        return cls(days_from_frame(frame), country_holidays=country_holidays)
+        days = days_from_frame(frame)
+        calendar = cls(days, country_holidays=country_holidays)
+        calendar._years.update(d.date.year for d in days if d.kind == PACKAGE_KIND)  # listed: no package call
+        return calendar
 
     def to_frame(self) -> pd.DataFrame:
         """Every entry as a table: ``date``, ``closed`` (bool), ``kind``, ``name``, ``source``, ``name_en``.
@@ -728,23 +732,14 @@ def hours_of_day(hours: str | None, at: datetime, calendar: Calendar | None = No
 
 
 def week_summary(hours: str | None, at: datetime, calendar: Calendar | None = None, days: int = 7) -> list[DayHours]:
-    """The hours of ``days`` consecutive days from ``at``'s Hanoi date, each as in `hours_of_day`.
+    """`hours_of_day` of ``days`` consecutive Hanoi dates, the first being ``at``'s, in date order.
 
     Parameters
     ----------
-    hours
-        OSM ``opening_hours``, or None when unknown.
-    at
-        Timezone-aware time; the first day is its Hanoi date.
-    calendar
-        Holidays and make-up days; default `default_calendar`.
+    hours, at, calendar
+        As in `hours_of_day`.
     days
         How many days.
-
-    Returns
-    -------
-    list of DayHours
-        One per day, in date order.
     """
     first = ensure_aware(at).date()
     return [hours_of_day(hours, _local(first + timedelta(days=i), 12 * 3600), calendar) for i in range(days)]

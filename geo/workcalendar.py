@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CALENDAR_FILE",
+    "PACKAGE_KIND",
     "CalendarDay",
     "days_from_frame",
     "days_to_frame",
@@ -32,6 +33,8 @@ __all__ = [
 ]
 
 CALENDAR_FILE = "calendar_overrides.csv"
+PACKAGE_KIND = "public_holiday"
+"""The ``kind`` of the entries taken from the ``holidays`` package (the overrides use other kinds)."""
 _OVERRIDE_COLUMNS = ("date", "closed", "kind", "name", "source")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -61,7 +64,7 @@ def package_holidays(years: Iterable[int]) -> list[CalendarDay]:
     vi = holidays.country_holidays("VN", years=wanted, language="vi")
     en = holidays.country_holidays("VN", years=wanted, language="en_US")
     source = f"python holidays {holidays.__version__} (VN)"
-    return [CalendarDay(d, True, "public_holiday", str(n), source, str(en.get(d) or "")) for d, n in sorted(vi.items())]
+    return [CalendarDay(d, True, PACKAGE_KIND, str(n), source, str(en.get(d) or "")) for d, n in sorted(vi.items())]
 
 
 def days_from_frame(frame: pd.DataFrame) -> list[CalendarDay]:

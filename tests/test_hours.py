@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opening_hours import OpeningHours, State
 
+from geo import hours as hours_module
 from geo.errors import DataValidationError, InvalidTime
 from geo.hours import (
     DEFAULT_HOURS,
@@ -231,7 +232,7 @@ def test_lunar_holidays_do_not_stop_after_a_fixed_year(cal: Calendar) -> None:
     assert day.closed_all_day and (day.holiday, day.holiday_en) == ("Tết Nguyên Đán", "Lunar New Year")
 
 
-def test_index_calendar_adds_the_years_it_was_not_built_with(cal: Calendar) -> None:
+def test_index_calendar_adds_the_years_it_was_not_built_with(monkeypatch: pytest.MonkeyPatch) -> None:
     stored = Calendar.load(OVERRIDES).to_frame()
     assert {d.year for d in stored["date"]} == {2025, 2026}  # the years of the overrides
     served = Calendar.from_frame(stored)
@@ -239,6 +240,13 @@ def test_index_calendar_adds_the_years_it_was_not_built_with(cal: Calendar) -> N
     assert opening_state(DEFAULT_HOURS, hanoi(2024, 2, 12, 10), served).state == "closed"  # mùng 3 Tết 2024
     # Overrides still win over the package in the years the index lists.
     assert opening_state(DEFAULT_HOURS, hanoi(2026, 1, 10, 9), served).state == "open"
+    # The years the index lists are not asked of the package again (it costs about a second to load).
+    asked: list[list[int]] = []
+    real = hours_module.package_holidays
+    monkeypatch.setattr(hours_module, "package_holidays", lambda years: asked.append(list(years)) or real(years))
+    fresh = Calendar.from_frame(stored)
+    assert fresh.is_holiday(date(2026, 2, 17)) and asked == []
+    assert fresh.is_holiday(date(2033, 1, 31)) and asked == [[2033]]  # mùng 1 Tết 2033
     # A calendar built from entries alone stays as given.
     bare = Calendar([CalendarDay(date(2026, 3, 3), True, "extra", "Ngày nghỉ thử", URL)])
     assert not bare.is_holiday(date(2031, 1, 23)) and len(bare) == 1
