@@ -10,6 +10,7 @@ __all__ = [
     "CommuneRef",
     "CommuneSummary",
     "Health",
+    "HoursSpan",
     "LocateResult",
     "NearestCollection",
     "NearestFeature",
@@ -17,6 +18,7 @@ __all__ = [
     "NearestQuery",
     "Problem",
     "ProcedureOut",
+    "TodayHours",
 ]
 
 
@@ -79,6 +81,30 @@ class NearestQuery(BaseModel):
     route: bool = Field(default=False, description="Include the route as a LineString (network modes).")
 
 
+class HoursSpan(BaseModel):
+    """A span of one day, local Hanoi time."""
+
+    opens: str = Field(description="HH:MM", examples=["08:00"])
+    closes: str = Field(description="HH:MM (24:00 is the end of the day)", examples=["12:00"])
+
+
+class TodayHours(BaseModel):
+    """The hours of the day asked about (the Hanoi date of ``at``), as data and as display text."""
+
+    date: str = Field(description="The Hanoi date, YYYY-MM-DD.")
+    spans: list[HoursSpan] = Field(description="Open spans in time order; empty when closed all day.")
+    unsure_spans: list[HoursSpan] = Field(description="Spans the hours rule marks unknown (usually none).")
+    closed_all_day: bool = Field(description="Hours known and nothing open that day.")
+    holiday: str | None = Field(description="The public holiday's Vietnamese name, or null.")
+    holiday_en: str | None = Field(description="Its English name, when the calendar gives one.")
+    make_up_working_day: bool = Field(description="A make-up working day (an office day on a weekend).")
+    make_up_reason: str | None = Field(description="Why, from the calendar overrides (Vietnamese).")
+    make_up_reason_en: str | None = Field(description="The same in English, when given.")
+    unknown: bool = Field(description="No hours known for this place (never read as closed).")
+    text: str = Field(description="For display, Vietnamese: 08:00–12:00, 13:00–17:00 or Nghỉ lễ: …")
+    text_en: str = Field(description="For display, English: 08:00–12:00, 13:00–17:00 or Public holiday: …")
+
+
 class NearestProperties(BaseModel):
     """Properties of one ranked place (the contract in DESIGN.md)."""
 
@@ -96,6 +122,7 @@ class NearestProperties(BaseModel):
     opens_at: str | None = Field(description="Next opening, ISO 8601 with offset, when not open now.")
     closes_at: str | None = Field(description="Next closing, ISO 8601 with offset, when open now.")
     hours: str | None = Field(description="OSM opening_hours string.")
+    today: TodayHours = Field(description="Today's hours (the Hanoi date of the query's time) as data and text.")
     location_precision: Literal["exact", "approximate"]
 
 

@@ -15,16 +15,17 @@ How a local date is evaluated (all times are Asia/Ho_Chi_Minh, which has no dayl
   as on a public holiday of the same weekday (so ``PH off`` closes, ``PH 08:00-11:00`` opens);
 - any other date follows the string as written, with ``PH`` never matching.
 
-No hours at all (``None`` or blank) is the state ``unknown``, never ``closed``.
+No hours at all (``None`` or blank) is the state ``unknown``, never ``closed``. `hours_of_day` gives a
+date's hours as data (`DayHours`: open spans, holiday, make-up day) with Vietnamese and English texts.
 """
 
 from __future__ import annotations
 
-import csv
 import re
+import threading
 from bisect import bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +37,15 @@ from opening_hours import OpeningHours, State
 
 from geo.errors import DataProblem, DataValidationError, InvalidTime
 from geo.settings import get_settings
+from geo.workcalendar import (
+    CALENDAR_FILE,
+    PACKAGE_KIND,
+    CalendarDay,
+    days_from_frame,
+    days_to_frame,
+    package_holidays,
+    read_overrides,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,27 +53,25 @@ if TYPE_CHECKING:
 __all__ = [
     "CALENDAR_FILE",
     "DEFAULT_HOURS",
-    "DEFAULT_YEARS",
     "LOOKAHEAD_DAYS",
     "TZ",
     "Calendar",
     "CalendarDay",
+    "DayHours",
     "OpeningState",
     "StateName",
     "default_calendar",
     "ensure_aware",
+    "hours_of_day",
     "opening_state",
     "parse_hours",
     "parse_time",
-    "today_hours",
     "week_summary",
 ]
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DEFAULT_HOURS = "Mo-Fr 08:00-12:00,13:00-17:00; PH off"
 """Assumed hours of an office: 08:00-17:00 on weekdays is sourced, the 12:00-13:00 lunch break is not."""
-CALENDAR_FILE = "calendar_overrides.csv"
-DEFAULT_YEARS = range(2024, 2028)
 LOOKAHEAD_DAYS = 60
 """How far ahead the next opening (or closing) is searched; beyond it the answer is None."""
 
@@ -71,8 +79,6 @@ StateName = Literal["open", "closed", "unknown"]
 
 _DAY_S = 86_400
 _CACHE_LIMIT = 200_000
-_OVERRIDE_COLUMNS = ("date", "closed", "kind", "name", "source")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PH_SELECTOR = re.compile(r"\bPH\b")
 _COMMENT = re.compile(r'"[^"]*"')
 _STATE_NAMES: dict[State, StateName] = {State.OPEN: "open", State.CLOSED: "closed", State.UNKNOWN: "unknown"}
@@ -117,6 +123,70 @@ class OpeningState:
 
 _UNKNOWN = OpeningState("unknown")
 
+
+@dataclass(frozen=True, slots=True)
+class DayHours:
+    """One local date's hours as data, with a display text in Vietnamese and in English.
+
+    Attributes
+    ----------
+    date
+        The Hanoi date described.
+    spans
+        Open spans in time order, each ``(opens, closes)`` as ``HH:MM`` (``24:00`` for midnight at the end).
+    unsure_spans
+        Spans the hours rule itself marks ``unknown`` (usually none).
+    holiday, holiday_en
+        The public holiday's name in Vietnamese, and in English when the ``holidays`` package or the
+        overrides give one; None on other days.
+    make_up_reason, make_up_reason_en
+        On a make-up working day, the reason from the overrides (``Làm bù cho 2/1``); None otherwise.
+    unknown
+        True when there are no hours at all (never evaluated as closed).
+    text, text_en
+        For display: ``08:00–12:00, 13:00–17:00``, ``Nghỉ lễ: …`` / ``Public holiday: …``,
+        ``Không làm việc`` / ``Closed all day``, ``Chưa rõ giờ làm việc`` / ``Hours unknown``.
+    """
+
+    date: date
+    spans: tuple[tuple[str, str], ...]
+    unsure_spans: tuple[tuple[str, str], ...]
+    holiday: str | None
+    holiday_en: str | None
+    make_up_reason: str | None
+    make_up_reason_en: str | None
+    unknown: bool = False
+    text: str = ""
+    text_en: str = ""
+
+    @property
+    def closed_all_day(self) -> bool:
+        """True when the hours are known and nothing is open (or unsure) all day."""
+        return not self.unknown and not self.spans and not self.unsure_spans
+
+    @property
+    def make_up_working_day(self) -> bool:
+        """True on a make-up working day (override ``closed=no``)."""
+        return self.make_up_reason is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """The day as JSON: the fields, ``date`` in ISO form, spans as ``{"opens", "closes"}`` objects."""
+        return {
+            "date": self.date.isoformat(),
+            "spans": [{"opens": a, "closes": b} for a, b in self.spans],
+            "unsure_spans": [{"opens": a, "closes": b} for a, b in self.unsure_spans],
+            "closed_all_day": self.closed_all_day,
+            "holiday": self.holiday,
+            "holiday_en": self.holiday_en,
+            "make_up_working_day": self.make_up_working_day,
+            "make_up_reason": self.make_up_reason,
+            "make_up_reason_en": self.make_up_reason_en,
+            "unknown": self.unknown,
+            "text": self.text,
+            "text_en": self.text_en,
+        }
+
+
 # A day's timeline: (start second, end second, state, comment), contiguous over [0, 86400).
 _Segment = tuple[int, int, StateName, str]
 
@@ -129,6 +199,8 @@ class _Day:
     starts: tuple[int, ...]
     holiday: str | None
     makeup: str | None
+    holiday_en: str | None = None
+    makeup_en: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,17 +400,6 @@ def _holiday_stand_in(d: date) -> date | None:
 
 
 # --------------------------------------------------------------------------- calendar
-@dataclass(frozen=True, slots=True)
-class CalendarDay:
-    """One calendar entry: a day off (``closed``) or a make-up working day (not ``closed``)."""
-
-    date: date
-    closed: bool
-    kind: str
-    name: str
-    source: str
-
-
 class Calendar:
     """Public holidays (with names) and make-up working days, and the cache of evaluated days.
 
@@ -346,34 +407,52 @@ class Calendar:
     ----------
     days
         Entries; when a date appears twice the later entry wins (so overrides go last).
-
-    Notes
-    -----
-    Dates outside the loaded years are ordinary days: only the weekly rules apply.
+    country_holidays
+        Also take Vietnam's public holidays from the ``holidays`` package, beneath ``days``, for every
+        year a question is about (added on first use of the year, so no year is ever left without its
+        lunar holidays). Without it, only ``days`` are special.
     """
 
-    def __init__(self, days: Iterable[CalendarDay] = ()) -> None:
-        by_date: dict[date, CalendarDay] = {}
-        for day in days:
-            by_date[day.date] = day
-        self._entries: tuple[CalendarDay, ...] = tuple(by_date[d] for d in sorted(by_date))
-        self._days_off: dict[date, str] = {d.date: d.name for d in self._entries if d.closed}
-        self._workdays: dict[date, str] = {d.date: d.name for d in self._entries if not d.closed}
+    def __init__(self, days: Iterable[CalendarDay] = (), *, country_holidays: bool = False) -> None:
+        self._country_holidays = country_holidays
+        self._years: set[int] = set()  # years whose package holidays are in
+        self._lock = threading.Lock()
         self._day_cache: dict[tuple[str, date], _Day] = {}
         self._state_cache: dict[tuple[str, date, int], OpeningState] = {}
+        self._set_entries({day.date: day for day in days})  # the later entry of a date wins
+
+    def _set_entries(self, by_date: dict[date, CalendarDay]) -> None:
+        # New dictionaries, assigned whole: a reader in another thread sees the old or the new, never half.
+        self._entries: tuple[CalendarDay, ...] = tuple(by_date[d] for d in sorted(by_date))
+        self._by_date: dict[date, CalendarDay] = {d.date: d for d in self._entries}
+        self._days_off: dict[date, str] = {d.date: d.name for d in self._entries if d.closed}
+        self._workdays: dict[date, str] = {d.date: d.name for d in self._entries if not d.closed}
+
+    def _cover(self, year: int) -> None:
+        """Add the package's holidays of ``year`` beneath the given entries (once per year)."""
+        if not self._country_holidays or year in self._years:
+            return
+        with self._lock:
+            if year in self._years:
+                return
+            merged = {d.date: d for d in package_holidays([year])}
+            merged.update(self._by_date)  # given entries (and years covered before) win
+            self._set_entries(merged)
+            self._years.add(year)
 
     # ---------------------------------------------------------------- building
     @classmethod
-    def load(cls, path: Path | None = None, years: Iterable[int] = DEFAULT_YEARS) -> Calendar:
-        """Vietnam's public holidays for ``years`` plus the overrides file.
+    def load(cls, path: Path | None = None, years: Iterable[int] | None = None) -> Calendar:
+        """Vietnam's public holidays plus the overrides file.
 
         Parameters
         ----------
         path
-            The overrides CSV (``date,closed,kind,name,source``);
+            The overrides CSV (``date,closed,kind,name,source``, optional ``name_en``);
             default ``<data_dir>/calendar_overrides.csv``.
         years
-            Years taken from the ``holidays`` package (Vietnamese names).
+            Years whose package holidays are listed at once (in `days` and `to_frame`); default the
+            years of the overrides. Any other year gets its holidays when a question is about it.
 
         Returns
         -------
@@ -386,71 +465,63 @@ class Calendar:
             The file is missing or a row is invalid (bad date, closed not yes/no, duplicate date, no name or
             no source URL); every problem names the file and row.
         """
-        import holidays
-
         path = path if path is not None else get_settings().data_dir / CALENDAR_FILE
-        overrides = _read_overrides(path)
-        package = holidays.country_holidays("VN", years=list(years), language="vi")
-        source = f"python holidays {holidays.__version__} (VN)"
-        base = [CalendarDay(d, True, "public_holiday", str(n), source) for d, n in sorted(package.items())]
-        return cls([*base, *overrides])
+        overrides = read_overrides(path)
+        listed = sorted({d.date.year for d in overrides} if years is None else set(years))
+        calendar = cls([*package_holidays(listed), *overrides], country_holidays=True)
+        calendar._years.update(listed)
+        return calendar
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame) -> Calendar:
-        """Rebuild a calendar from `to_frame` output (as stored in the index)."""
-        days = []
-        for record in frame.to_dict("records"):
-            days.append(
-                CalendarDay(
-                    date=_as_date(record["date"]),
-                    closed=_as_bool(record["closed"]),
-                    kind=str(record.get("kind") or ""),
-                    name=str(record.get("name") or ""),
-                    source=str(record.get("source") or ""),
-                )
-            )
-        return cls(days)
+    def from_frame(cls, frame: pd.DataFrame, country_holidays: bool = True) -> Calendar:
+        """Rebuild a calendar from `to_frame` output (as stored in the index).
+
+        Years the frame does not list get the package's holidays when asked about (``country_holidays``).
+        """
+        days = days_from_frame(frame)
+        calendar = cls(days, country_holidays=country_holidays)
+        calendar._years.update(d.date.year for d in days if d.kind == PACKAGE_KIND)  # listed: no package call
+        return calendar
 
     def to_frame(self) -> pd.DataFrame:
-        """Every entry as a table: ``date``, ``closed`` (bool), ``kind``, ``name``, ``source``.
+        """Every entry as a table: ``date``, ``closed`` (bool), ``kind``, ``name``, ``source``, ``name_en``.
 
         Returns
         -------
         pandas.DataFrame
             One row per entry, in date order; `from_frame` reads it back.
         """
-        import pandas as pd
-
-        return pd.DataFrame(
-            {
-                "date": [d.date for d in self._entries],
-                "closed": pd.Series([d.closed for d in self._entries], dtype=bool),
-                "kind": [d.kind for d in self._entries],
-                "name": [d.name for d in self._entries],
-                "source": [d.source for d in self._entries],
-            }
-        )
+        return days_to_frame(self._entries)
 
     # ---------------------------------------------------------------- queries
     @property
     def days(self) -> tuple[CalendarDay, ...]:
-        """All entries in date order."""
+        """All entries in date order (package holidays of the years asked about so far included)."""
         return self._entries
+
+    def entry(self, d: date) -> CalendarDay | None:
+        """The entry of ``d`` (a day off or a make-up working day), or None on an ordinary day."""
+        self._cover(d.year)
+        return self._by_date.get(d)
 
     def is_holiday(self, d: date) -> bool:
         """True when ``d`` is a public holiday or extra day off (not cancelled by a make-up day)."""
+        self._cover(d.year)
         return d in self._days_off
 
     def holiday_name(self, d: date) -> str | None:
         """The name of the holiday on ``d``, or None."""
+        self._cover(d.year)
         return self._days_off.get(d)
 
     def is_makeup_workday(self, d: date) -> bool:
         """True when ``d`` is a make-up working day (override ``closed=no``)."""
+        self._cover(d.year)
         return d in self._workdays
 
     def makeup_name(self, d: date) -> str | None:
         """The name of the make-up working day on ``d``, or None."""
+        self._cover(d.year)
         return self._workdays.get(d)
 
     def __len__(self) -> int:
@@ -466,8 +537,9 @@ class Calendar:
         if day is not None:
             return day
         rules = _rules(hours.strip(), "opening_hours")
-        makeup = self._workdays.get(d)
-        holiday = self._days_off.get(d)
+        entry = self.entry(d)
+        makeup = entry.name if entry is not None and not entry.closed else None
+        holiday = entry.name if entry is not None and entry.closed else None
         if makeup is not None:
             regular = d - timedelta(days=max(0, d.weekday() - 4))  # Saturday/Sunday -> the Friday before
             segments = _segments(rules.plain, regular)
@@ -479,7 +551,15 @@ class Calendar:
                 segments = _CLOSED_ALL_DAY
         else:
             segments = _segments(rules.plain, d)
-        day = _Day(segments, tuple(s[0] for s in segments), holiday, makeup)
+        english = (entry.name_en or None) if entry is not None else None
+        day = _Day(
+            segments,
+            tuple(s[0] for s in segments),
+            holiday,
+            makeup,
+            holiday_en=english if holiday is not None else None,
+            makeup_en=english if makeup is not None else None,
+        )
         if len(self._day_cache) >= _CACHE_LIMIT:
             self._day_cache.clear()
         self._day_cache[key] = day
@@ -533,72 +613,6 @@ def _local(d: date, second: int) -> datetime:
     return datetime.combine(d, time(), tzinfo=TZ) + timedelta(seconds=second)
 
 
-def _as_date(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if hasattr(value, "to_pydatetime"):
-        return value.to_pydatetime().date()
-    return date.fromisoformat(str(value)[:10])
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("yes", "true", "1")
-    return bool(value)
-
-
-def _read_overrides(path: Path) -> list[CalendarDay]:
-    """Read and validate the overrides CSV; all problems are reported together."""
-    name = path.name
-    if not path.is_file():
-        raise DataValidationError([DataProblem(name, f"calendar overrides file not found at {path}")])
-    problems: list[DataProblem] = []
-    days: list[CalendarDay] = []
-    first_row: dict[date, int] = {}
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = [c.strip() for c in reader.fieldnames or []]
-        missing = [c for c in _OVERRIDE_COLUMNS if c not in header]
-        if missing:
-            expected = ",".join(_OVERRIDE_COLUMNS)
-            raise DataValidationError(
-                [DataProblem(name, f"missing column(s) {', '.join(missing)}; expected {expected}", row=1)]
-            )
-        for row_number, raw in enumerate(reader, start=2):
-            row = {(k or "").strip(): v.strip() for k, v in raw.items() if isinstance(v, str)}
-            text = row.get("date", "")
-            row_problems = []
-            day: date | None = None
-            if _ISO_DATE.match(text):
-                try:
-                    day = date.fromisoformat(text)
-                except ValueError as exc:
-                    row_problems.append(f"date {text!r} is not a real date ({exc})")
-            else:
-                row_problems.append(f"date {text!r} is not YYYY-MM-DD")
-            closed = row.get("closed", "").lower()
-            if closed not in ("yes", "no"):
-                row_problems.append(f"closed must be 'yes' or 'no', got {row.get('closed', '')!r}")
-            for column in ("kind", "name"):
-                if not row.get(column):
-                    row_problems.append(f"{column} is empty")
-            if not re.search(r"https?://", row.get("source", "")):
-                row_problems.append("source must give at least one http(s) URL")
-            if day is not None:
-                if day in first_row:
-                    row_problems.append(f"duplicate date {day.isoformat()} (first on row {first_row[day]})")
-                else:
-                    first_row[day] = row_number
-            problems += [DataProblem(name, msg, row=row_number, id=text or None) for msg in row_problems]
-            if not row_problems and day is not None:
-                days.append(CalendarDay(day, closed == "yes", row["kind"], row["name"], row["source"]))
-    if problems:
-        raise DataValidationError(problems)
-    return days
-
-
 @lru_cache(maxsize=1)
 def default_calendar() -> Calendar:
     """The process-wide calendar: `Calendar.load` of the configured data folder, read once."""
@@ -650,70 +664,82 @@ def _hhmm(second: int) -> str:
     return f"{second // 3600:02d}:{second % 3600 // 60:02d}"
 
 
-@lru_cache(maxsize=4096)
-def _describe(day: _Day) -> str:
-    spans = [
-        f"{_hhmm(lo)}–{_hhmm(hi)}" + (" (chưa rõ)" if state == "unknown" else "")
-        for lo, hi, state, _ in day.segments
-        if state != "closed"
-    ]
-    if not spans:
-        return f"Nghỉ lễ: {day.holiday}" if day.holiday else "Không làm việc"
-    text = ", ".join(spans)
-    if day.makeup:
-        return f"{text} ({day.makeup})"
+def _spans_text(day: DayHours, unsure: str) -> str:
+    spans = [(a, f"{a}–{b}") for a, b in day.spans] + [(a, f"{a}–{b} ({unsure})") for a, b in day.unsure_spans]
+    return ", ".join(text for _, text in sorted(spans))
+
+
+def _texts(day: DayHours) -> tuple[str, str]:
+    """The Vietnamese and English display texts of ``day``."""
+    if day.unknown:
+        return "Chưa rõ giờ làm việc", "Hours unknown"
+    holiday_en = day.holiday_en or day.holiday
+    if day.closed_all_day:
+        if day.holiday:
+            return f"Nghỉ lễ: {day.holiday}", f"Public holiday: {holiday_en}"
+        return "Không làm việc", "Closed all day"
+    vi, en = _spans_text(day, "chưa rõ"), _spans_text(day, "unconfirmed")
+    if day.make_up_reason:
+        return f"{vi} ({day.make_up_reason})", f"{en} ({day.make_up_reason_en or 'make-up working day'})"
     if day.holiday:
-        return f"{text} (ngày lễ: {day.holiday})"
-    return text
+        return f"{vi} (ngày lễ: {day.holiday})", f"{en} (public holiday: {holiday_en})"
+    return vi, en
 
 
-def today_hours(hours: str | None, at: datetime, calendar: Calendar | None = None) -> str:
-    """Today's hours at ``at`` as a short Vietnamese string for map popups.
+@lru_cache(maxsize=4096)
+def _day_hours(day: _Day | None, d: date) -> DayHours:
+    if day is None:
+        found = DayHours(d, (), (), None, None, None, None, unknown=True)
+    else:
+        spans = tuple((_hhmm(lo), _hhmm(hi)) for lo, hi, state, _ in day.segments if state == "open")
+        unsure = tuple((_hhmm(lo), _hhmm(hi)) for lo, hi, state, _ in day.segments if state == "unknown")
+        found = DayHours(d, spans, unsure, day.holiday, day.holiday_en, day.makeup, day.makeup_en)
+    text, text_en = _texts(found)
+    return replace(found, text=text, text_en=text_en)
+
+
+def hours_of_day(hours: str | None, at: datetime, calendar: Calendar | None = None) -> DayHours:
+    """The hours of ``at``'s Hanoi date as data: open spans, holiday, make-up day, and display texts.
 
     Parameters
     ----------
     hours
         OSM ``opening_hours``, or None when unknown.
     at
-        Timezone-aware time; its Hanoi date is "today".
+        Timezone-aware time; its Hanoi date is the day described.
     calendar
         Holidays and make-up days; default `default_calendar`.
 
     Returns
     -------
-    str
-        ``08:00–12:00, 13:00–17:00``, ``Nghỉ lễ: Tết Nguyên Đán``, ``Không làm việc`` (closed all day),
-        ``08:00–12:00, 13:00–17:00 (Làm bù cho 2/1)`` on a make-up day, or ``Chưa rõ giờ làm việc``.
+    DayHours
+        For the default hours on a weekday: spans 08:00–12:00 and 13:00–17:00; on Tết ``closed_all_day``
+        with the holiday's names; on a make-up Saturday the weekday's spans and the make-up reason;
+        without hours ``unknown``.
+
+    Raises
+    ------
+    InvalidTime
+        ``at`` is naive.
+    DataValidationError
+        ``hours`` is not valid ``opening_hours`` syntax.
     """
-    local = ensure_aware(at)
+    d = ensure_aware(at).date()
     if not hours or hours.isspace():
-        return "Chưa rõ giờ làm việc"
+        return _day_hours(None, d)
     cal = calendar if calendar is not None else default_calendar()
-    return _describe(cal._day(hours, local.date()))
+    return _day_hours(cal._day_cache.get((hours, d)) or cal._day(hours, d), d)
 
 
-def week_summary(
-    hours: str | None, at: datetime, calendar: Calendar | None = None, days: int = 7
-) -> list[tuple[date, str]]:
-    """The hours of ``days`` consecutive days from ``at``'s Hanoi date, each as in `today_hours`.
+def week_summary(hours: str | None, at: datetime, calendar: Calendar | None = None, days: int = 7) -> list[DayHours]:
+    """`hours_of_day` of ``days`` consecutive Hanoi dates, the first being ``at``'s, in date order.
 
     Parameters
     ----------
-    hours
-        OSM ``opening_hours``, or None when unknown.
-    at
-        Timezone-aware time; the first day is its Hanoi date.
-    calendar
-        Holidays and make-up days; default `default_calendar`.
+    hours, at, calendar
+        As in `hours_of_day`.
     days
         How many days.
-
-    Returns
-    -------
-    list of (date, str)
-        One entry per day.
     """
-    local = ensure_aware(at)
-    dates = [local.date() + timedelta(days=i) for i in range(days)]
-    return [(d, today_hours(hours, _local(d, 12 * 3600), calendar)) for d in dates]
-
+    first = ensure_aware(at).date()
+    return [hours_of_day(hours, _local(first + timedelta(days=i), 12 * 3600), calendar) for i in range(days)]

@@ -17,7 +17,7 @@ import pyproj
 
 from geo.errors import InvalidParameter
 from geo.finder import STATE_RANK, Finder, Match, NearestResult
-from geo.hours import OpeningState, today_hours
+from geo.hours import OpeningState, hours_of_day
 from geo.index import Index
 from geo.settings import Settings, get_settings
 
@@ -292,7 +292,7 @@ class Service:
             props["state"] = state.state
             props["opens_at"] = iso(state.opens_at)
             props["closes_at"] = iso(state.closes_at)
-            props["today"] = today_hours(props["hours"], at, getattr(self.backend, "calendar", None))
+            props["today"] = hours_of_day(props["hours"], at, getattr(self.backend, "calendar", None)).to_json()
         return {"type": "Feature", "id": record["id"], "geometry": record["geometry"].copy(), "properties": props}
 
     def to_feature_collection(self, result: NearestResult) -> dict[str, Any]:

@@ -11,18 +11,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opening_hours import OpeningHours, State
 
+from geo import hours as hours_module
 from geo.errors import DataValidationError, InvalidTime
 from geo.hours import (
     DEFAULT_HOURS,
     TZ,
     Calendar,
     CalendarDay,
+    DayHours,
     OpeningState,
     ensure_aware,
+    hours_of_day,
     opening_state,
     parse_hours,
     parse_time,
-    today_hours,
     week_summary,
 )
 from geo.settings import PROJECT_ROOT
@@ -211,6 +213,43 @@ def test_calendar_round_trips_through_a_frame(cal: Calendar) -> None:
     again = Calendar.from_frame(cal.to_frame())
     assert again.days == cal.days
     assert opening_state(DEFAULT_HOURS, hanoi(2026, 1, 10, 9), again).state == "open"
+    assert again.entry(date(2026, 2, 17)) == cal.entry(date(2026, 2, 17))  # English names kept
+    # A frame stored without English names (an older index) still reads.
+    older = Calendar.from_frame(cal.to_frame().drop(columns=["name_en"]))
+    entry = older.entry(date(2026, 2, 17))
+    assert entry is not None and entry.name == "Mùng 1 Tết Bính Ngọ" and entry.name_en == ""
+
+
+# --------------------------------------------------------------------------- lunar holidays in any year
+def test_lunar_holidays_do_not_stop_after_a_fixed_year(cal: Calendar) -> None:
+    # Tết 2031 (mùng 1 = 23 January 2031): no override lists it, the package gives it when asked.
+    s = opening_state(DEFAULT_HOURS, hanoi(2031, 1, 23, 9), cal)
+    assert s.state == "closed" and s.reason == "Tết Nguyên Đán"
+    assert s.opens_at == hanoi(2031, 1, 28, 8)  # after the five days of Tết (Thursday 23 to Monday 27)
+    assert cal.is_holiday(date(2031, 1, 27)) and not cal.is_holiday(date(2031, 1, 28))
+    assert opening_state(DEFAULT_HOURS, hanoi(2031, 3, 4, 9), cal).state == "open"  # an ordinary Tuesday
+    day = hours_of_day(DEFAULT_HOURS, hanoi(2031, 1, 23, 9), cal)
+    assert day.closed_all_day and (day.holiday, day.holiday_en) == ("Tết Nguyên Đán", "Lunar New Year")
+
+
+def test_index_calendar_adds_the_years_it_was_not_built_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    stored = Calendar.load(OVERRIDES).to_frame()
+    assert {d.year for d in stored["date"]} == {2025, 2026}  # the years of the overrides
+    served = Calendar.from_frame(stored)
+    assert opening_state(DEFAULT_HOURS, hanoi(2040, 2, 13, 10), served).state == "closed"  # mùng 2 Tết 2040
+    assert opening_state(DEFAULT_HOURS, hanoi(2024, 2, 12, 10), served).state == "closed"  # mùng 3 Tết 2024
+    # Overrides still win over the package in the years the index lists.
+    assert opening_state(DEFAULT_HOURS, hanoi(2026, 1, 10, 9), served).state == "open"
+    # The years the index lists are not asked of the package again (it costs about a second to load).
+    asked: list[list[int]] = []
+    real = hours_module.package_holidays
+    monkeypatch.setattr(hours_module, "package_holidays", lambda years: asked.append(list(years)) or real(years))
+    fresh = Calendar.from_frame(stored)
+    assert fresh.is_holiday(date(2026, 2, 17)) and asked == []
+    assert fresh.is_holiday(date(2033, 1, 31)) and asked == [[2033]]  # mùng 1 Tết 2033
+    # A calendar built from entries alone stays as given.
+    bare = Calendar([CalendarDay(date(2026, 3, 3), True, "extra", "Ngày nghỉ thử", URL)])
+    assert not bare.is_holiday(date(2031, 1, 23)) and len(bare) == 1
 
 
 # --------------------------------------------------------------------------- holiday semantics
@@ -253,16 +292,99 @@ def test_parse_time_accepts_offsets_and_refuses_the_rest() -> None:
         parse_time(" ")
 
 
-def test_today_hours_strings(cal: Calendar) -> None:
-    assert today_hours(DEFAULT_HOURS, hanoi(2026, 3, 3, 20), cal) == "08:00–12:00, 13:00–17:00"
-    assert today_hours(DEFAULT_HOURS, hanoi(2026, 2, 17, 9), cal).startswith("Nghỉ lễ: ")
-    assert "Tết" in today_hours(DEFAULT_HOURS, hanoi(2026, 2, 17, 9), cal)
-    assert today_hours(DEFAULT_HOURS, hanoi(2026, 1, 17, 9), cal) == "Không làm việc"
-    assert today_hours(DEFAULT_HOURS, hanoi(2026, 1, 10, 9), cal).startswith("08:00–12:00, 13:00–17:00 (")
-    assert today_hours(None, hanoi(2026, 3, 3, 9), cal) == "Chưa rõ giờ làm việc"
+def test_today_hours_texts(cal: Calendar) -> None:
+    def text(hours: str | None, at: datetime) -> str:
+        return hours_of_day(hours, at, cal).text
+
+    assert text(DEFAULT_HOURS, hanoi(2026, 3, 3, 20)) == "08:00–12:00, 13:00–17:00"
+    assert text(DEFAULT_HOURS, hanoi(2026, 2, 17, 9)).startswith("Nghỉ lễ: ")
+    assert "Tết" in text(DEFAULT_HOURS, hanoi(2026, 2, 17, 9))
+    assert text(DEFAULT_HOURS, hanoi(2026, 1, 17, 9)) == "Không làm việc"
+    assert text(DEFAULT_HOURS, hanoi(2026, 1, 10, 9)).startswith("08:00–12:00, 13:00–17:00 (")
+    assert text(None, hanoi(2026, 3, 3, 9)) == "Chưa rõ giờ làm việc"
     week = week_summary(DEFAULT_HOURS, hanoi(2026, 2, 12, 9), cal)
-    assert [d for d, _ in week] == [date(2026, 2, 12) + timedelta(days=i) for i in range(7)]
-    assert week[1][1] == "08:00–12:00, 13:00–17:00" and all("Nghỉ lễ" in text for _, text in week[2:])
+    assert [day.date for day in week] == [date(2026, 2, 12) + timedelta(days=i) for i in range(7)]
+    assert week[1].text == "08:00–12:00, 13:00–17:00" and all("Nghỉ lễ" in day.text for day in week[2:])
+
+
+WEEKDAY_SPANS = [{"opens": "08:00", "closes": "12:00"}, {"opens": "13:00", "closes": "17:00"}]
+
+
+def test_hours_of_a_normal_weekday_as_data(cal: Calendar) -> None:
+    day = hours_of_day(DEFAULT_HOURS, hanoi(2026, 3, 3, 20), cal)
+    assert isinstance(day, DayHours)
+    assert day.to_json() == {
+        "date": "2026-03-03",
+        "spans": WEEKDAY_SPANS,
+        "unsure_spans": [],
+        "closed_all_day": False,
+        "holiday": None,
+        "holiday_en": None,
+        "make_up_working_day": False,
+        "make_up_reason": None,
+        "make_up_reason_en": None,
+        "unknown": False,
+        "text": "08:00–12:00, 13:00–17:00",
+        "text_en": "08:00–12:00, 13:00–17:00",
+    }
+    # The day is the Hanoi date of `at`: 20:00 UTC on the 2nd is already the 3rd in Hanoi.
+    assert hours_of_day(DEFAULT_HOURS, datetime(2026, 3, 2, 20, tzinfo=UTC), cal).date == date(2026, 3, 3)
+
+
+def test_lunch_break_is_a_gap_between_spans(cal: Calendar) -> None:
+    day = hours_of_day("Mo-Fr 07:30-11:30,13:30-17:00", hanoi(2026, 3, 3, 12), cal)
+    assert day.spans == (("07:30", "11:30"), ("13:30", "17:00"))
+    assert not day.closed_all_day and not day.unknown
+    one_span = hours_of_day("Mo-Fr 08:00-17:00", hanoi(2026, 3, 3, 12), cal)
+    assert one_span.spans == (("08:00", "17:00"),) and one_span.text_en == "08:00–17:00"
+
+
+def test_tet_as_data_names_the_holiday_in_both_languages(cal: Calendar) -> None:
+    day = hours_of_day(DEFAULT_HOURS, hanoi(2026, 2, 17, 9), cal).to_json()
+    assert day["date"] == "2026-02-17" and day["spans"] == [] and day["closed_all_day"]
+    assert day["holiday"] == "Mùng 1 Tết Bính Ngọ"
+    assert day["holiday_en"] == "Lunar New Year (Year of the Horse)"  # from the overrides' name_en
+    assert not day["make_up_working_day"] and not day["unknown"]
+    assert day["text"] == "Nghỉ lễ: Mùng 1 Tết Bính Ngọ"
+    assert day["text_en"] == "Public holiday: Lunar New Year (Year of the Horse)"
+    # A holiday the overrides do not list is named by the package, in English too.
+    assert hours_of_day(DEFAULT_HOURS, hanoi(2027, 2, 8, 9), cal).holiday_en == "Third Day of Lunar New Year"
+    # Hours that open on public holidays: the spans, and the holiday beside them.
+    open_on_ph = hours_of_day("Mo-Fr 08:00-17:00; PH 09:00-11:00", hanoi(2026, 2, 17, 9), cal)
+    assert open_on_ph.spans == (("09:00", "11:00"),) and not open_on_ph.closed_all_day
+    assert open_on_ph.text == "09:00–11:00 (ngày lễ: Mùng 1 Tết Bính Ngọ)"
+    assert open_on_ph.text_en == "09:00–11:00 (public holiday: Lunar New Year (Year of the Horse))"
+
+
+def test_makeup_saturday_as_data_gives_the_reason(cal: Calendar) -> None:
+    day = hours_of_day(DEFAULT_HOURS, hanoi(2026, 1, 10, 9), cal).to_json()
+    assert day["date"] == "2026-01-10" and day["spans"] == WEEKDAY_SPANS
+    assert day["make_up_working_day"] is True
+    assert day["make_up_reason"] == "Làm bù cho 2/1"
+    assert day["make_up_reason_en"] == "Make-up working day for 2 January"
+    assert day["holiday"] is None and not day["closed_all_day"]
+    assert day["text"] == "08:00–12:00, 13:00–17:00 (Làm bù cho 2/1)"
+    assert day["text_en"] == "08:00–12:00, 13:00–17:00 (Make-up working day for 2 January)"
+    saturday = hours_of_day(DEFAULT_HOURS, hanoi(2026, 1, 17, 9), cal)
+    assert saturday.closed_all_day and not saturday.make_up_working_day and saturday.holiday is None
+    assert (saturday.text, saturday.text_en) == ("Không làm việc", "Closed all day")
+
+
+@pytest.mark.parametrize("hours", [None, "", "  "])
+def test_no_hours_as_data_is_unknown(cal: Calendar, hours: str | None) -> None:
+    day = hours_of_day(hours, hanoi(2026, 2, 17, 9), cal)
+    assert day.unknown and not day.closed_all_day  # unknown is never "closed", not even on Tết
+    assert day.spans == () and day.holiday is None and not day.make_up_working_day
+    assert (day.text, day.text_en) == ("Chưa rõ giờ làm việc", "Hours unknown")
+    assert day.to_json()["date"] == "2026-02-17"
+
+
+def test_spans_the_rule_leaves_unknown_are_marked(cal: Calendar) -> None:
+    day = hours_of_day('Mo-Fr 08:00-12:00 unknown "hỏi trước", Mo-Fr 13:00-17:00', hanoi(2026, 3, 3, 9), cal)
+    assert day.spans == (("13:00", "17:00"),) and day.unsure_spans == (("08:00", "12:00"),)
+    assert day.text == "08:00–12:00 (chưa rõ), 13:00–17:00"
+    assert day.text_en == "08:00–12:00 (unconfirmed), 13:00–17:00"
+    assert not day.closed_all_day
 
 
 # --------------------------------------------------------------------------- property

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 import shutil
 import time
+import tomllib
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -25,8 +27,8 @@ from app.assets import (
     require_web_assets,
     web_assets_installed,
 )
-from app.routes.pages import STRINGS
-from geo.errors import InvalidParameter
+from app.routes.pages import STRINGS, STRINGS_FILE, load_strings
+from geo.errors import DataValidationError, InvalidParameter
 from geo.offline import FOLIUM_ASSETS, MissingWebAsset, external_asset_urls, use_local_assets
 from geo.simplify import light_geojson, simplify_coverage
 
@@ -66,6 +68,42 @@ def test_map_in_english(client) -> None:  # type: ignore[no-untyped-def]
     assert "Dùng vị trí của tôi" not in page.split("<script>")[0]
     assert 'href="/map"' in page and ">Tiếng Việt<" in page
     assert set(STRINGS["vi"]) == set(STRINGS["en"])  # every text exists in both languages
+
+
+def _page_config(page: str) -> dict:  # type: ignore[type-arg]
+    found = re.search(r"config: (\{.*?\})\s*\}\);", page, re.S)
+    assert found is not None, "the page passes no config to its script"
+    return json.loads(found.group(1))  # type: ignore[no-any-return]
+
+
+def test_page_texts_come_from_the_strings_file(client) -> None:  # type: ignore[no-untyped-def]
+    table = tomllib.loads(STRINGS_FILE.read_text(encoding="utf-8"))
+    assert all(set(texts) == {"vi", "en"} for texts in table.values())
+    assert {lang: {key: texts[lang] for key, texts in table.items()} for lang in ("vi", "en")} == STRINGS
+    for lang in ("vi", "en"):
+        page = client.get("/map", params={"lang": lang}).text
+        strings = _page_config(page)["strings"]
+        # The script gets the map's texts of its language, the templates for today's hours included.
+        assert strings == {k: v for k, v in STRINGS[lang].items() if not k.startswith("planner_")}
+        assert strings["hours_holiday"] == table["hours_holiday"][lang] and "{name}" in strings["hours_holiday"]
+        assert f"<title>{table['title'][lang]}</title>" in page
+
+
+def test_strings_file_without_a_language_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "strings.toml"
+    path.write_text('ok.vi = "Có"\nok.en = "Yes"\nhalf.vi = "Chỉ tiếng Việt"\nempty.vi = ""\nempty.en = "x"\n')
+    with pytest.raises(DataValidationError) as info:
+        load_strings(path)
+    assert [p.id for p in info.value.problems] == ["half", "empty"]
+    assert "strings.toml" in info.value.detail
+
+
+def test_map_script_formats_hours_from_data_not_text() -> None:
+    script = (STRINGS_FILE.parent / "map.js").read_text(encoding="utf-8")
+    assert "formatDay" in script and ".replace(\"Nghỉ lễ\"" not in script
+    # No Vietnamese or English wording of its own: every text comes from strings.toml.
+    for phrase in ("Nghỉ lễ", "Không làm việc", "Chưa rõ", "Public holiday", "Closed all day"):
+        assert phrase not in script, phrase
 
 
 @pytest.mark.parametrize("params", [{"lang": "fr"}, {"at": "2026-03-02T09:30"}, {"mode": "plane"}, {"lat": "north"}])
@@ -161,14 +199,40 @@ def test_points_layer_has_states_and_today(client, finder) -> None:  # type: ign
     props = [f["properties"] for f in body["features"]]
     assert {p["state"] for p in props} <= {"open", "closed", "unknown"}
     assert "open" in {p["state"] for p in props}  # Monday morning
-    assert all(p["today"] for p in props)
+    assert all(p["today"]["date"] == "2026-03-02" for p in props)
     assert body["at"] == "2026-03-02T09:30+07:00"
+    weekday = [p["today"] for p in props if p["hours"] == "Mo-Fr 08:00-12:00,13:00-17:00; PH off"]
+    assert weekday and all(
+        day["spans"] == [{"opens": "08:00", "closes": "12:00"}, {"opens": "13:00", "closes": "17:00"}]
+        and not day["closed_all_day"]
+        for day in weekday
+    )
 
     only = client.get("/map/points.geojson", params={"procedure": "1.001193"}).json()
     assert only["procedure"] == "1.001193"
     ids = {f["id"] for f in only["features"]}
     expected = {str(finder.points["id"].iat[r]) for r in finder.capable_rows("1.001193")}
     assert ids == expected and 0 < len(ids) < len(finder.points)
+
+
+def test_points_layer_today_on_tet_names_the_holiday(client) -> None:  # type: ignore[no-untyped-def]
+    body = client.get("/map/points.geojson", params={"at": "2026-02-17T09:30+07:00"}).json()
+    days = [f["properties"]["today"] for f in body["features"] if f["properties"]["hours"]]
+    assert days and all(d["closed_all_day"] and d["spans"] == [] for d in days)
+    tet = ("Mùng 1 Tết Bính Ngọ", "Lunar New Year (Year of the Horse)")
+    assert {(d["holiday"], d["holiday_en"]) for d in days} == {tet}
+    assert {d["text_en"] for d in days} == {"Public holiday: Lunar New Year (Year of the Horse)"}
+    makeup = client.get("/map/points.geojson", params={"at": "2026-01-10T09:30+07:00"}).json()
+    day = makeup["features"][0]["properties"]["today"]
+    assert day["make_up_working_day"] and day["make_up_reason"] == "Làm bù cho 2/1"
+
+
+def test_planner_page_texts_come_from_the_strings_file(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/planner", params={"procedure": "1.001193", "mode": "straight", "threshold": 2000}).text
+    en = STRINGS["en"]
+    assert f"<title>{en['planner_title']}</title>" in page and f"<h1>{en['planner_heading']}</h1>" in page
+    assert en["planner_col_share_before"] in page and en["planner_within"].split("{")[0] in page
+    assert "Mean today (m)" in page and "{unit}" not in page and "{places}" not in page
 
 
 def test_points_layer_refuses_unknown_procedure(client) -> None:  # type: ignore[no-untyped-def]

@@ -272,8 +272,53 @@ def test_desktop_english_with_my_location(browser: Browser, base_url: str, setti
         first = results.first.inner_text()
         assert "approximate location" in first and "Today" in first
         assert "Open now" in first  # Monday 09:30 (the `at` of the address)
+        assert "Today: 08:00–12:00, 13:00–17:00" in first
         assert "Hoàn Kiếm" in page.locator("#gandan-status").inner_text()  # the origin's commune
         page.screenshot(path=str(output_dir / "map-desktop-en.png"))
+        watch.assert_clean()
+    finally:
+        context.close()
+
+
+def _point_popup(page: Page) -> str:
+    """Open the popup of a service point of the points layer, and return its text."""
+    page.evaluate(
+        """() => {
+        const map = window.gandanMap.map;
+        let marker = null;
+        map.eachLayer((layer) => {
+            if (!marker && layer.getPopup && layer.getPopup() && /gandan-point/.test(layer.options.className || "")) {
+                marker = layer;
+            }
+        });
+        map.setView(marker.getLatLng(), 14, {animate: false});
+        marker.openPopup();
+    }"""
+    )
+    popup = page.locator(".leaflet-popup-content .gandan-popup")
+    popup.wait_for(state="visible")
+    return popup.inner_text()
+
+
+@pytest.mark.parametrize(
+    ("lang", "at", "expected", "absent"),
+    [
+        ("en", "2026-02-17T09:30+07:00", "Today: Public holiday: Lunar New Year (Year of the Horse)", "Nghỉ lễ"),
+        ("vi", "2026-02-17T09:30+07:00", "Hôm nay: Nghỉ lễ: Mùng 1 Tết Bính Ngọ", "Public holiday"),
+        ("en", "2026-01-10T09:30+07:00", "Today: 08:00–12:00, 13:00–17:00 (Make-up working day for 2 January)", "bù"),
+        ("vi", "2026-01-10T09:30+07:00", "Hôm nay: 08:00–12:00, 13:00–17:00 (Làm bù cho 2/1)", "Make-up"),
+        ("en", "2026-01-17T09:30+07:00", "Today: Closed all day", "Không làm việc"),
+    ],
+)
+def test_today_hours_in_the_page_language(  # type: ignore[no-untyped-def]
+    browser: Browser, base_url: str, settings, lang: str, at: str, expected: str, absent: str
+) -> None:
+    """The day's hours are written by the page from data, in its own language (Tết, a make-up Saturday)."""
+    context, page, watch = _open(browser, settings, f"{base_url}/map?lang={lang}&at={quote(at, safe='')}", **DESKTOP)
+    try:
+        text = _point_popup(page)
+        assert expected in text
+        assert absent not in text
         watch.assert_clean()
     finally:
         context.close()

@@ -57,7 +57,7 @@ def test_origin_beyond_the_road_network_falls_back_to_straight_line(client) -> N
 def test_features_carry_today_hours_and_state(client) -> None:
     body = client.get("/v1/nearest", params={**HOAN_KIEM, "procedure": "1.001193", "at": AT}).json()
     props = body["features"][0]["properties"]
-    assert props["today"].startswith("08:00–12:00, 13:00–17:00")
+    assert props["today"]["text"].startswith("08:00–12:00, 13:00–17:00")
     assert props["state"] == "open" and props["qualifies"].startswith("handles 1.001193")
 
 

@@ -117,16 +117,40 @@
     return (km < 10 ? km.toFixed(1) : Math.round(km)).toString().replace(".", app.config.lang === "vi" ? "," : ".") + " km";
   }
 
-  // Today's hours come from geo.hours in Vietnamese; the English page translates the fixed phrases.
-  function translateHours(text) {
-    if (!text || app.config.lang === "vi") {
-      return text || "";
+  // Today's hours arrive as data (geo.hours.DayHours, the `today` property): spans, holiday, make-up day.
+  // They are written here in the page's language; a name comes in English when the calendar has one.
+  function spanText(span, unsure) {
+    return span.opens + "–" + span.closes + (unsure ? " (" + t("hours_unsure") + ")" : "");
+  }
+
+  function formatDay(day) {
+    if (!day || day.unknown) {
+      return t("hours_unknown");
     }
-    return String(text)
-      .replace("Không làm việc", t("hours_closed_day"))
-      .replace("Chưa rõ giờ làm việc", t("hours_unknown"))
-      .replace("Nghỉ lễ", t("hours_holiday"))
-      .replace("Làm bù cho", t("hours_makeup"));
+    var english = app.config.lang !== "vi";
+    var holiday = english ? day.holiday_en || day.holiday : day.holiday;
+    var spans = (day.spans || []).map(function (span) {
+      return { at: span.opens, text: spanText(span, false) };
+    });
+    (day.unsure_spans || []).forEach(function (span) {
+      spans.push({ at: span.opens, text: spanText(span, true) });
+    });
+    if (!spans.length) {
+      return holiday ? t("hours_holiday", { name: holiday }) : t("hours_closed_day");
+    }
+    spans.sort(function (a, b) {
+      return a.at < b.at ? -1 : a.at > b.at ? 1 : 0;
+    });
+    var text = spans
+      .map(function (span) {
+        return span.text;
+      })
+      .join(", ");
+    if (day.make_up_working_day) {
+      var reason = english ? day.make_up_reason_en : day.make_up_reason;
+      return text + " (" + (reason || t("hours_makeup")) + ")";
+    }
+    return holiday ? text + " (" + t("hours_on_holiday", { name: holiday }) + ")" : text;
   }
 
   function setStatus(text, isError) {
@@ -201,7 +225,7 @@
   function todayLine(props) {
     var known = app.pointsById[props.id];
     var today = props.today || (known && known.today);
-    var text = today ? translateHours(today) : props.hours || t("hours_unknown");
+    var text = today ? formatDay(today) : props.hours || t("hours_unknown");
     var line = t("today") + ": " + text;
     if (props.hours_source === "assumed") {
       line += " (" + t("hours_assumed") + ")";

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,12 +34,12 @@ from app.assets import VENDOR_DIR, VENDOR_URL, require_web_assets
 from app.dependencies import AtParam, ServiceDep, resolve_at
 from app.responses import GEOJSON, GeoJSONResponse
 from app.schemas import Problem
-from geo.errors import NotFound
+from geo.errors import DataProblem, DataValidationError, NotFound
 from geo.offline import use_local_assets
 from geo.service import MODES, iso
 from geo.simplify import light_geojson
 
-__all__ = ["PAGES_DIR", "PAGES_URL", "STRINGS", "install", "router"]
+__all__ = ["PAGES_DIR", "PAGES_URL", "STRINGS", "STRINGS_FILE", "install", "load_strings", "router"]
 
 router = APIRouter(tags=["pages"])
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
@@ -53,152 +54,34 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 Lang = Literal["vi", "en"]
+LANGS: tuple[Lang, ...] = ("vi", "en")
+STRINGS_FILE = PAGES_DIR / "strings.toml"
 
-# Every text the page shows, Vietnamese first. The script gets them too (formatting happens there).
-STRINGS: dict[str, dict[str, str]] = {
-    "vi": {
-        "title": "Gần dân — nơi làm thủ tục hành chính gần nhất ở Hà Nội",
-        "heading": "Gần dân",
-        "tagline": "Nơi gần nhất đang mở để làm thủ tục hành chính ở Hà Nội",
-        "panel_label": "Tìm nơi làm thủ tục",
-        "procedure_label": "Thủ tục hành chính",
-        "procedure_placeholder": "Tìm thủ tục, ví dụ: khai sinh",
-        "procedure_hint": "Gõ có dấu hoặc không dấu, hoặc mã thủ tục.",
-        "procedure_none": "Không tìm thấy thủ tục phù hợp.",
-        "procedure_not_in_person": "Thủ tục này không tiếp nhận trực tiếp tại các điểm phục vụ hành chính công.",
-        "procedure_boundary_free": "Phi địa giới: làm được ở bất kỳ điểm nào, không phụ thuộc nơi cư trú.",
-        "procedure_code": "Mã",
-        "clear": "Xoá",
-        "mode_label": "Cách đi",
-        "mode_straight": "Chim bay",
-        "mode_walk": "Đi bộ",
-        "mode_motorbike": "Xe máy",
-        "mode_car": "Ô tô",
-        "mode_word_walk": "đi bộ",
-        "mode_word_motorbike": "đi xe máy",
-        "mode_word_car": "đi ô tô",
-        "open_only": "Chỉ hiện nơi đang mở",
-        "locate": "Dùng vị trí của tôi",
-        "locate_hint": "hoặc chạm vào bản đồ để chọn điểm xuất phát.",
-        "locating": "Đang xác định vị trí của bạn…",
-        "locate_failed": "Không lấy được vị trí ({reason}). Hãy chạm vào bản đồ để chọn điểm.",
-        "locate_unsupported": "Trình duyệt không hỗ trợ định vị. Hãy chạm vào bản đồ để chọn điểm.",
-        "pick_procedure_first": "Chọn thủ tục để xem nơi gần nhất.",
-        "pick_place": "Chọn điểm xuất phát: dùng vị trí của bạn hoặc chạm vào bản đồ.",
-        "loading": "Đang tìm…",
-        "results_heading": "Nơi gần nhất",
-        "no_results": "Không có nơi nào phù hợp.",
-        "origin_in": "Điểm xuất phát thuộc {commune}.",
-        "error": "Không tìm được: {detail}",
-        "error_outside": "Điểm này nằm ngoài Hà Nội. Hãy chọn một điểm trong thành phố.",
-        "error_unknown_procedure": "Không có thủ tục này trong danh mục.",
-        "error_no_network": "Chưa có dữ liệu đường cho cách đi này. Hãy chọn «Chim bay».",
-        "error_network": "Không kết nối được máy chủ.",
-        "state_open": "Đang mở cửa",
-        "state_closed": "Đang đóng cửa",
-        "state_unknown": "Chưa rõ giờ mở cửa",
-        "closes_at": "đóng cửa lúc {time}",
-        "opens_at": "mở lại {time}",
-        "today": "Hôm nay",
-        "hours_assumed": "giờ theo quy định chung",
-        "distance": "Cách",
-        "straight_line": "đường chim bay",
-        "by_road": "theo đường",
-        "travel_time": "khoảng {minutes} phút {mode}",
-        "precision_approximate": "vị trí gần đúng",
-        "precision_exact": "vị trí chính xác",
-        "method_street": "theo tên đường trong địa chỉ",
-        "method_legacy_point": "theo đơn vị hành chính cũ",
-        "method_commune_interior": "chỉ biết thuộc xã/phường này",
-        "method_surveyed": "đo tại chỗ",
-        "address": "Địa chỉ",
-        "your_place": "Điểm xuất phát",
-        "layer_tiles": "Bản đồ nền OpenStreetMap",
-        "layer_communes": "Ranh giới xã, phường",
-        "layer_points": "Điểm phục vụ hành chính công",
-        "layer_results": "Kết quả",
-        "legend": "Chú thích",
-        "lang_switch": "English",
-        "lang_switch_label": "Switch to English",
-        "route_attribution": "Tuyến đường © OpenStreetMap contributors (ODbL)",
-        "notes": "Ghi chú",
-        "hours_closed_day": "Không làm việc",
-        "hours_unknown": "Chưa rõ giờ làm việc",
-        "hours_holiday": "Nghỉ lễ",
-        "hours_makeup": "Làm bù cho",
-    },
-    "en": {
-        "title": "Gần dân — the nearest place for an administrative procedure in Hanoi",
-        "heading": "Gần dân",
-        "tagline": "The nearest open public-service office in Hanoi for your procedure",
-        "panel_label": "Find where to do a procedure",
-        "procedure_label": "Administrative procedure",
-        "procedure_placeholder": "Search a procedure, e.g. khai sinh (birth)",
-        "procedure_hint": "Vietnamese words with or without diacritics, or the procedure code.",
-        "procedure_none": "No matching procedure.",
-        "procedure_not_in_person": "This procedure is not received in person at the public-service offices.",
-        "procedure_boundary_free": "Boundary-free: any office accepts it, wherever you live.",
-        "procedure_code": "Code",
-        "clear": "Clear",
-        "mode_label": "Travel by",
-        "mode_straight": "Straight",
-        "mode_walk": "Walk",
-        "mode_motorbike": "Motorbike",
-        "mode_car": "Car",
-        "mode_word_walk": "on foot",
-        "mode_word_motorbike": "by motorbike",
-        "mode_word_car": "by car",
-        "open_only": "Only places open now",
-        "locate": "Use my location",
-        "locate_hint": "or tap the map to choose a starting point.",
-        "locating": "Finding your location…",
-        "locate_failed": "Could not get your location ({reason}). Tap the map to choose a point.",
-        "locate_unsupported": "This browser cannot share its location. Tap the map to choose a point.",
-        "pick_procedure_first": "Choose a procedure to see the nearest places.",
-        "pick_place": "Choose a starting point: use your location or tap the map.",
-        "loading": "Searching…",
-        "results_heading": "Nearest places",
-        "no_results": "No matching place.",
-        "origin_in": "Starting point in {commune}.",
-        "error": "Search failed: {detail}",
-        "error_outside": "This point is outside Hanoi. Choose a point in the city.",
-        "error_unknown_procedure": "This procedure is not in the catalog.",
-        "error_no_network": "No road data for this travel mode yet. Choose “Straight”.",
-        "error_network": "Cannot reach the server.",
-        "state_open": "Open now",
-        "state_closed": "Closed now",
-        "state_unknown": "Opening hours unknown",
-        "closes_at": "closes at {time}",
-        "opens_at": "opens {time}",
-        "today": "Today",
-        "hours_assumed": "standard office hours",
-        "distance": "Distance",
-        "straight_line": "straight line",
-        "by_road": "by road",
-        "travel_time": "about {minutes} min {mode}",
-        "precision_approximate": "approximate location",
-        "precision_exact": "exact location",
-        "method_street": "from the street in its address",
-        "method_legacy_point": "from its former administrative unit",
-        "method_commune_interior": "only its commune is known",
-        "method_surveyed": "surveyed on site",
-        "address": "Address",
-        "your_place": "Starting point",
-        "layer_tiles": "OpenStreetMap background",
-        "layer_communes": "Commune and ward boundaries",
-        "layer_points": "Public-service offices",
-        "layer_results": "Results",
-        "legend": "Legend",
-        "lang_switch": "Tiếng Việt",
-        "lang_switch_label": "Chuyển sang tiếng Việt",
-        "route_attribution": "Route © OpenStreetMap contributors (ODbL)",
-        "notes": "Notes",
-        "hours_closed_day": "Closed all day",
-        "hours_unknown": "Hours unknown",
-        "hours_holiday": "Public holiday",
-        "hours_makeup": "Make-up working day for",
-    },
-}
+
+def load_strings(path: Path = STRINGS_FILE) -> dict[str, dict[str, str]]:
+    """The pages' texts by language, ``{"vi": {key: text}, "en": {key: text}}``, from ``strings.toml``.
+
+    Raises
+    ------
+    DataValidationError
+        A key lacks its Vietnamese or English text (every such key is named).
+    """
+    with path.open("rb") as handle:
+        table = tomllib.load(handle)
+    problems = [
+        DataProblem(path.name, "needs a non-empty vi and en text, and nothing else", id=key)
+        for key, texts in table.items()
+        if not isinstance(texts, dict)
+        or set(texts) != set(LANGS)
+        or not all(isinstance(text, str) and text for text in texts.values())
+    ]
+    if problems:
+        raise DataValidationError(problems)
+    return {lang: {key: texts[lang] for key, texts in table.items()} for lang in LANGS}
+
+
+# Every text the pages show, read once; the map's script gets those of its language (formatting happens there).
+STRINGS = load_strings()
 
 _templates = Environment(
     loader=FileSystemLoader(PAGES_DIR), autoescape=select_autoescape(["html"]), keep_trailing_newline=True
@@ -304,7 +187,7 @@ def render_citizen_map(service: Any, lang: str) -> str:
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
     config = {
         "lang": lang,
-        "strings": strings,
+        "strings": {key: text for key, text in strings.items() if not key.startswith("planner_")},
         "modes": list(MODES),
         "k": RESULTS_K,
         "bounds": [[miny, minx], [maxy, maxx]],

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.routes.pages import STRINGS
 from app.schemas import Problem
 from geo.coverage import DEFAULT_THRESHOLD, CoverageEngine, parse_changes
 
@@ -192,7 +193,7 @@ def planner_page(
     html = _templates.get_template("planner.html").render(
         report=report, totals=report.totals(), rows=table.to_dict("records"), procedures=procedures,
         modes=["straight", "walk", "motorbike", "car"], query=query, reach=reach_phrase(report),
-        caption=caption(report), pct=_pct, num=_num, defaults=json.dumps(DEFAULT_THRESHOLD),
+        caption=caption(report), pct=_pct, num=_num, defaults=json.dumps(DEFAULT_THRESHOLD), s=STRINGS["en"],
     )
     return HTMLResponse(html)
 
