@@ -31,8 +31,8 @@ from geo.hours import TZ
 from geo.index import Index
 from geo.service import Service
 from geo.settings import Settings
+from geo.store.backend import _KNN
 from geo.store.postgis import (
-    _KNN,
     Base,
     BoundarySet,
     PostgisBackend,
