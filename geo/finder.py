@@ -126,7 +126,7 @@ class _Scan:
 
 
 class Finder:
-    """Nearest-service-point engine over a built `Index`."""
+    """Nearest-service-point engine over a built `Index`, in memory (a `geo.service.Backend`)."""
 
     name = "embedded"
     does_io = False  # answers from memory: the API runs its queries inline
@@ -145,7 +145,6 @@ class Finder:
         self.procedures = catalog.procedures
         # The catalog's own objects, bound here: the hot path reads them without one more lookup.
         self._states = catalog.states
-        self._capable = catalog.capable
         self._procedure_memo = catalog.procedure_memo
         self._commune_records = catalog.commune_records
         self._trees: dict[str, cKDTree] = {}

@@ -162,7 +162,7 @@ class _Stale(Exception):
 
 
 class PostgisBackend:
-    """The query backend on PostGIS, with the interface of `geo.finder.Finder`.
+    """The query backend on PostGIS: a `geo.service.Backend`, answering as `geo.finder.Finder` does.
 
     Parameters
     ----------
