@@ -184,8 +184,10 @@ class PostgisBackend:
         The index as stored in the database (read at start-up, and again after each new load).
     points
         The service points, in the row order `capable_rows` and `Match.row` refer to.
+    catalog
+        The `geo.catalog.Catalog` of the load served (the point table the embedded engine builds too).
     calendar, ids, procedures
-        As in `geo.finder.Finder`.
+        Parts of ``catalog``, as on `geo.finder.Finder`.
 
     Raises
     ------
