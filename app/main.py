@@ -12,14 +12,12 @@ from app.routes import api, ask, ogc, pages, planner
 from app.schemas import Health
 from geo import __version__
 from geo.service import Service, get_service
-from geo.settings import get_settings
 
 __all__ = ["create_app"]
 
 
 def create_app(service: Service | None = None) -> FastAPI:
     """Build the app on ``service`` (default: the configured backend, loaded now so errors show at start)."""
-    settings = get_settings()
     app = FastAPI(
         title="gandan — gần dân",
         version=__version__,
@@ -39,15 +37,12 @@ def create_app(service: Service | None = None) -> FastAPI:
     async def healthz(request: Request) -> Any:
         """Liveness, and the state of each part (index, database)."""
         svc: Service = request.app.state.service
-        parts = {"index": "ok"}
-        check = getattr(svc.backend, "health", None)
-        if check is not None:
-            parts.update(check())
+        parts = svc.health()
         status = "ok" if all(v == "ok" for v in parts.values()) else "degraded"
-        manifest = svc.backend.index.manifest
+        manifest = svc.index.manifest
         return {
             "status": status,
-            "backend": getattr(svc.backend, "name", settings.backend),
+            "backend": svc.name,
             "parts": parts,
             "boundary_set": manifest.get("boundary_set"),
             "built_at": manifest.get("built_at"),

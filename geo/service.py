@@ -1,38 +1,64 @@
 """The query service shared by the HTTP API, the CLI, the chatbot lookup and the MCP tools.
 
-It holds one backend (the embedded `Finder`, or the PostGIS store with the same interface), adds travel
-time on the road network when a mode asks for it, and turns results into the GeoJSON contract of
-``/v1/nearest`` (see DESIGN.md). Nothing here knows about HTTP.
+It holds one `Backend` (the embedded `Finder`, or `geo.store.backend.PostgisBackend`), re-ranks by
+travel time on the road network when a mode asks for it (`geo.ranking.rank_by_network`), answers the
+lookups every surface needs (procedures, communes, points, locate, health), and turns results into the
+GeoJSON contract of ``/v1/nearest`` (see README.md). Surfaces ask the service, never the backend.
+Nothing here knows about HTTP.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
 
-from geo.errors import InvalidParameter
-from geo.finder import STATE_RANK, Finder, Match, NearestResult
-from geo.hours import OpeningState, hours_of_day
+from geo.errors import InvalidParameter, NotFound
+from geo.finder import Finder
+from geo.hours import Calendar, OpeningState, hours_of_day
 from geo.index import Index
+from geo.ranking import NearestResult, rank_by_network
+from geo.registry import search_procedures
 from geo.settings import Settings, get_settings
+from geo.text import fold
 
-__all__ = ["MODES", "Backend", "Service", "commune_record", "geometry_json", "get_service", "iso", "round_coord"]
+__all__ = [
+    "LAYERS",
+    "MODES",
+    "Backend",
+    "Service",
+    "commune_record",
+    "geometry_json",
+    "get_service",
+    "iso",
+    "procedure_record",
+    "round_coord",
+]
 
 MODES = ("straight", "walk", "motorbike", "car")
-_GEOD = pyproj.Geod(ellps="WGS84")
+LAYERS = ("service_points", "communes", "legacy_units")  # the index layers the service hands out whole
 COORD_DECIMALS = 7  # RFC 7946 advises no more than needed; 7 decimals is about 1 cm
 
 
 class Backend(Protocol):
-    """What the service needs from a backend: the embedded engine and PostGIS both provide it."""
+    """What the service needs from a backend: the embedded `Finder` and `PostgisBackend` both provide it.
 
-    points: pd.DataFrame
+    ``points`` are in the row order every ``row`` refers to (`capable_rows`, `state_of`, `Match.row`).
+    """
+
+    name: str  # "embedded" or "postgis", as /healthz reports it
+    does_io: bool  # queries wait on I/O: the API runs them in its thread pool
     index: Index
+    points: pd.DataFrame
+    calendar: Calendar
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]: ...
 
     def nearest(
         self, lon: float, lat: float, procedure: str, at: datetime, k: int = 3, open_only: bool = False
@@ -49,6 +75,8 @@ class Backend(Protocol):
     def states_at(self, at: datetime) -> tuple[list[OpeningState], np.ndarray]: ...
 
     def state_of(self, row: int, at: datetime) -> OpeningState: ...
+
+    def health(self) -> dict[str, str]: ...
 
 
 def iso(value: datetime | None) -> str | None:
@@ -98,15 +126,65 @@ def commune_record(row: pd.Series) -> dict[str, Any]:
     }
 
 
+def procedure_record(row: Mapping[str, Any] | pd.Series) -> dict[str, Any]:
+    """A procedure row as plain JSON-ready fields, ``handled_at`` as a list (no search ``score``)."""
+    handled = [h for h in str(row.get("handled_at") or "").split("|") if h]
+    out = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items() if k != "score"}
+    out.update(code=str(row["code"]), handled_at=handled, handled_in_person_here=bool(handled))
+    return out
+
+
 class Service:
-    """Nearest queries with optional network travel time, and their GeoJSON form."""
+    """The one query facade: nearest places (with network travel time), lookups, and their JSON forms.
+
+    Every delivery surface asks the service, never its backend directly.
+    """
 
     def __init__(self, backend: Backend, settings: Settings | None = None) -> None:
         self.backend = backend
         self.settings = settings or get_settings()
+        self.does_io = backend.does_io  # read on every request (`app.dependencies.call_backend`): a plain attribute
         self._networks: dict[str, Any] = {}
         self._records: list[dict[str, Any]] = []
+        self._places: list[tuple[str, float, float]] = []
         self._records_of: pd.DataFrame | None = None
+
+    # ----------------------------------------------------------------- backend
+    @property
+    def name(self) -> str:
+        """The backend's name (``embedded`` or ``postgis``)."""
+        return self.backend.name
+
+    @property
+    def index(self) -> Index:
+        """The index served (for PostGIS: as read from the database at the last load)."""
+        return self.backend.index
+
+    @property
+    def calendar(self) -> Calendar:
+        """Holidays and make-up working days of the index served."""
+        return self.backend.calendar
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        """Bounding box (lon/lat) of the communes."""
+        return self.backend.bbox
+
+    def health(self) -> dict[str, str]:
+        """The state of each part: ``{"index": "ok"}`` and the backend's own (``{"database": ...}``)."""
+        return {"index": "ok", **self.backend.health()}
+
+    def layer(self, name: str) -> gpd.GeoDataFrame:
+        """One of the index's public `LAYERS` (service points, communes, pre-merger units), whole."""
+        index = self.backend.index
+        layers = {
+            "service_points": index.service_points,
+            "communes": index.communes,
+            "legacy_units": index.legacy_units,
+        }
+        if name not in layers:
+            raise NotFound(f"no layer {name!r}; known: {', '.join(LAYERS)}")
+        return layers[name]
 
     # ----------------------------------------------------------------- network
     def network(self, mode: str) -> Any:
@@ -151,68 +229,67 @@ class Service:
         result = self.backend.nearest(lon, lat, procedure, at, k=k, open_only=open_only)
         if mode == "straight":
             return result
-        return self._by_network(result, mode, route)
-
-    def _by_network(self, straight: NearestResult, mode: str, route: bool) -> NearestResult:
-        from geo.network import Candidate
-
-        network = self.network(mode)
         backend = self.backend
-        _, ranks = backend.states_at(straight.at)
-        capable = backend.capable_rows(straight.procedure["code"])
-        records = self._point_records()
-        matches: list[Match] = []
-        notes = list(straight.notes)
-        # Open first, then unknown, then closed: each class is ranked by travel time in turn.
-        for rank in sorted(set(STATE_RANK.values())):
-            if straight.open_only and rank != STATE_RANK["open"]:
-                break
-            rows = capable[ranks[capable] == rank]
-            if len(rows) == 0:
-                continue
-            row_of = {records[r]["id"]: r for r in rows.tolist()}
-            candidates = {
-                pid: Candidate(pid, *records[r]["geometry"]["coordinates"]) for pid, r in row_of.items()
-            }
-            found = network.nearest(
-                straight.lon, straight.lat, list(candidates.values()), k=straight.k - len(matches), route=route
-            )
-            if found is None:
-                notes.append(f"the origin is beyond the {mode} road network; distances are straight-line")
-                return NearestResult(**{**straight.__dict__, "mode": mode, "notes": notes})
-            reach = max((hit.distance_m for hit in found), default=float("inf"))
-            # Only places that could have beaten the answer are worth a note: nearer by air than the last pick by road.
-            skipped = [
-                pid
-                for pid in getattr(found, "off_graph_ids", []) or []
-                if _GEOD.inv(straight.lon, straight.lat, candidates[pid].lon, candidates[pid].lat)[2] < reach
-            ]
-            if skipped:
-                notes.append(
-                    f"{len(skipped)} nearby place(s) lie beyond the {mode} road network and are not ranked by "
-                    f"travel time: {', '.join(sorted(skipped)[:5])}"
-                )
-            for hit in found:
-                r = row_of[hit.id]
-                matches.append(
-                    Match(
-                        row=r,
-                        id=hit.id,
-                        distance_m=round(float(hit.distance_m), 1),
-                        state=backend.state_of(r, straight.at),
-                        travel_time_s=round(float(hit.travel_time_s), 1),
-                        cost_basis="network",
-                        route=hit.route,
-                    )
-                )
-            if len(matches) >= straight.k:
-                break
-        return NearestResult(**{**straight.__dict__, "mode": mode, "matches": matches, "notes": notes})
+        self._point_records()  # the places' ids and coordinates, by row
+        return rank_by_network(
+            result,
+            self.network(mode),
+            mode,
+            ranks=backend.states_at(result.at)[1],
+            capable=backend.capable_rows(result.procedure["code"]),
+            places=self._places,
+            state_of=backend.state_of,
+            route=route,
+        )
+
+    # ----------------------------------------------------------------- lookups
+    def procedure(self, query: str) -> dict[str, Any]:
+        """The catalog row for a procedure code or name (diacritics optional); raises UnknownProcedure."""
+        return self.backend.procedure(query)
+
+    def procedure_detail(self, query: str) -> dict[str, Any]:
+        """One procedure (by code or name) as `procedure_record` gives it; raises UnknownProcedure."""
+        return procedure_record(self.backend.procedure(query))
+
+    def search_procedures(self, q: str | None, limit: int) -> list[dict[str, Any]]:
+        """Procedures matching ``q`` (code or words of the name, diacritics optional; all when blank), best first."""
+        catalog = self.backend.index.procedures
+        found = search_procedures(q, catalog, limit=limit) if q and q.strip() else catalog.head(limit)
+        return [procedure_record(row) for _, row in found.iterrows()]
+
+    def search_communes(self, q: str | None, limit: int) -> list[dict[str, Any]]:
+        """Communes whose name contains ``q`` (diacritics optional) or whose code is ``q``; all when blank."""
+        frame = self.backend.index.communes
+        if q and q.strip():
+            key = fold(q)
+            frame = frame[frame["name_ascii"].str.contains(key, regex=False) | (frame["code"] == q.strip())]
+        return [commune_record(row) for _, row in frame.head(limit).iterrows()]
+
+    def commune_feature(self, code: str) -> dict[str, Any]:
+        """One commune as a GeoJSON Feature with its polygon; raises NotFound."""
+        index = self.backend.index
+        frame = index.communes
+        hit = frame[frame["code"] == code]
+        if hit.empty:
+            raise NotFound(f"no commune with code {code!r} in boundary set {index.boundary_set}")
+        return {
+            "type": "Feature",
+            "id": code,
+            "geometry": geometry_json(hit.geometry.iloc[0]),
+            "properties": commune_record(hit.iloc[0]),
+        }
+
+    def commune_at(self, lon: float, lat: float) -> dict[str, Any] | None:
+        """The commune (code, name, full_name, kind) that covers the point, or None."""
+        return self.backend.commune_at(lon, lat)
+
+    def check_location(self, lon: float, lat: float) -> None:
+        """Refuse coordinates outside Hanoi; say so when lat and lon look swapped."""
+        self.backend.check_location(lon, lat)
 
     def locate(self, lon: float, lat: float) -> dict[str, Any]:
         """The commune at a point and the pre-merger units it was formed from, with the likely one."""
-        service = self
-        backend = service.backend
+        backend = self.backend
         backend.check_location(lon, lat)
         found = backend.commune_at(lon, lat)
         index = backend.index
@@ -256,7 +333,8 @@ class Service:
     def _point_records(self) -> list[dict[str, Any]]:
         """``id``, ``geometry`` and registry ``properties`` of every point, built once per points table.
 
-        Hot path of /v1/nearest: a feature starts as shallow copies of these.
+        Hot path of /v1/nearest: a feature starts as shallow copies of these. `_places` is built beside
+        them: ``(id, lon, lat)`` by row, the coordinates as the features give them.
         """
         points = self.backend.points
         if self._records_of is not points:
@@ -279,6 +357,7 @@ class Service:
                 }
                 for _, p in points.iterrows()
             ]
+            self._places = [(r["id"], *r["geometry"]["coordinates"]) for r in self._records]
             self._records_of = points
         return self._records
 
@@ -292,8 +371,24 @@ class Service:
             props["state"] = state.state
             props["opens_at"] = iso(state.opens_at)
             props["closes_at"] = iso(state.closes_at)
-            props["today"] = hours_of_day(props["hours"], at, getattr(self.backend, "calendar", None)).to_json()
+            props["today"] = hours_of_day(props["hours"], at, self.backend.calendar).to_json()
         return {"type": "Feature", "id": record["id"], "geometry": record["geometry"].copy(), "properties": props}
+
+    def points_collection(self, procedure: str | None, at: datetime) -> dict[str, Any]:
+        """The points that handle ``procedure`` (code or name; all when blank) as GeoJSON, with states at ``at``."""
+        backend = self.backend
+        if procedure and procedure.strip():
+            code = backend.procedure(procedure)["code"]
+            rows = [int(r) for r in backend.capable_rows(code)]
+        else:
+            code = None
+            rows = list(range(len(backend.points)))
+        return {
+            "type": "FeatureCollection",
+            "features": [self.point_feature(row, at=at) for row in rows],
+            "at": iso(at),
+            "procedure": code,
+        }
 
     def to_feature_collection(self, result: NearestResult) -> dict[str, Any]:
         """The ``/v1/nearest`` GeoJSON FeatureCollection for a result, features in rank order."""

@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 from shapely.geometry import box
 
 from geo.errors import InvalidParameter, InvalidTime, OutsideServiceArea, UnknownProcedure
-from geo.finder import STATE_RANK, Finder
+from geo.finder import Finder
 from geo.hours import TZ, Calendar, opening_state
 from geo.index import Index
+from geo.ranking import STATE_RANK
 
 GEOD = pyproj.Geod(ellps="WGS84")
 HOURS = "Mo-Fr 08:00-12:00,13:00-17:00; PH off"

@@ -31,8 +31,8 @@ from geo.hours import TZ
 from geo.index import Index
 from geo.service import Service
 from geo.settings import Settings
+from geo.store.backend import _KNN
 from geo.store.postgis import (
-    _KNN,
     Base,
     BoundarySet,
     PostgisBackend,
@@ -326,6 +326,17 @@ def test_geojson_is_identical_through_the_service(finder, backend, settings) -> 
         a = embedded.to_feature_collection(embedded.nearest(lon, lat, code, at, k=k, open_only=open_only))
         b = stored.to_feature_collection(stored.nearest(lon, lat, code, at, k=k, open_only=open_only))
         assert a == b
+    # The same lookups through the one facade, whichever backend serves them.
+    assert stored.name == "postgis" and stored.does_io is True
+    assert stored.health() == {"index": "ok", "database": "ok"}
+    assert stored.points_collection("1.001193", at) == embedded.points_collection("1.001193", at)
+    assert stored.search_communes("hoan kiem", 5) == embedded.search_communes("hoan kiem", 5)
+    assert stored.procedure_detail("1.001193") == embedded.procedure_detail("1.001193")
+    assert stored.commune_feature("00004") == embedded.commune_feature("00004")
+    assert stored.locate(105.8542, 21.0285) == embedded.locate(105.8542, 21.0285)
+    walk = [s.to_feature_collection(s.nearest(105.8542, 21.0285, "1.001193", at, k=3, mode="walk")) for s in
+            (embedded, stored)]
+    assert walk[0] == walk[1] and walk[0]["features"][0]["properties"]["cost_basis"] == "network"
 
 
 def test_knn_walks_the_gist_index_without_sorting(backend, postgis_url) -> None:

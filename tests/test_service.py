@@ -94,3 +94,50 @@ def test_iso_keeps_each_zone_offset_despite_its_cache() -> None:
     assert iso(hanoi.astimezone(UTC)) == "2026-03-02T02:30+00:00"  # the same instant, another zone
     assert iso(hanoi.replace(second=5)) == "2026-03-02T09:30:05+07:00"
     assert iso(None) is None
+
+
+# ----------------------------------------------------------------------------------- the facade
+def test_the_service_answers_for_its_backend(service) -> None:
+    from geo.finder import Finder
+
+    assert isinstance(service.backend, Finder)
+    assert service.name == "embedded" and service.does_io is False
+    assert service.health() == {"index": "ok"}
+    assert service.index is service.backend.index and service.calendar is service.backend.calendar
+    assert service.bbox == tuple(float(v) for v in service.index.communes.total_bounds)
+
+
+def test_layers_are_the_public_ones_only(service) -> None:
+    from geo.errors import NotFound
+
+    assert service.layer("communes") is service.index.communes
+    assert len(service.layer("service_points")) == len(service.index.service_points)
+    with pytest.raises(NotFound, match="known: service_points, communes, legacy_units"):
+        service.layer("capabilities")
+
+
+def test_points_collection_filters_by_procedure(service) -> None:
+    at = parse_time(AT)
+    every = service.points_collection(None, at)
+    assert len(every["features"]) == len(service.index.service_points) and every["procedure"] is None
+    some = service.points_collection("1.001193", at)
+    capable = {str(service.index.service_points["id"].iat[r]) for r in service.backend.capable_rows("1.001193")}
+    assert {f["id"] for f in some["features"]} == capable and some["procedure"] == "1.001193"
+    assert some["at"] == "2026-03-02T09:30+07:00" and all("state" in f["properties"] for f in some["features"])
+
+
+def test_lookups_give_json_ready_records(service) -> None:
+    from geo.errors import NotFound, UnknownProcedure
+
+    detail = service.procedure_detail("1.001193")
+    assert detail["code"] == "1.001193" and isinstance(detail["handled_at"], list)
+    assert detail["handled_in_person_here"] is True
+    with pytest.raises(UnknownProcedure):
+        service.procedure_detail("9.999999")
+    found = service.search_procedures("khai sinh", 5)
+    assert 0 < len(found) <= 5 and all("score" not in r for r in found)
+    assert [c["code"] for c in service.search_communes("00004", 10)] == ["00004"]
+    feature = service.commune_feature("00004")
+    assert feature["id"] == "00004" and feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    with pytest.raises(NotFound, match="no commune with code '99999'"):
+        service.commune_feature("99999")

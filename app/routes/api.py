@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import numpy as np
-import pandas as pd
 from fastapi import APIRouter, Path, Query, Request
 
 from app.dependencies import (
@@ -20,10 +18,6 @@ from app.dependencies import (
 )
 from app.responses import GeoJSONResponse
 from app.schemas import CommuneSummary, LocateResult, NearestCollection, NearestQuery, Problem, ProcedureOut
-from geo.errors import NotFound
-from geo.registry import search_procedures
-from geo.service import commune_record, geometry_json
-from geo.text import fold
 
 __all__ = ["router"]
 
@@ -63,13 +57,6 @@ async def nearest(request: Request) -> GeoJSONResponse:
     return GeoJSONResponse(service.to_feature_collection(result))
 
 
-def _procedure_out(row: pd.Series) -> dict[str, Any]:
-    handled = [h for h in str(row.get("handled_at") or "").split("|") if h]
-    out = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items() if k not in ("score",)}
-    out.update(code=str(row["code"]), handled_at=handled, handled_in_person_here=bool(handled))
-    return out
-
-
 @router.get("/procedures", response_model=list[ProcedureOut])
 async def procedures(
     service: ServiceDep,
@@ -79,9 +66,7 @@ async def procedures(
     limit: Annotated[int, Query(ge=1, le=200, description="At most this many.")] = 20,
 ) -> list[dict[str, Any]]:
     """Search the procedure catalog by code or name."""
-    catalog = service.backend.index.procedures
-    found = search_procedures(q, catalog, limit=limit) if q and q.strip() else catalog.head(limit)
-    return [_procedure_out(row) for _, row in found.iterrows()]
+    return service.search_procedures(q, limit)
 
 
 @router.get("/procedures/{code}", response_model=ProcedureOut, responses=PROBLEMS)
@@ -90,8 +75,7 @@ async def procedure(
     code: Annotated[str, Path(description="National procedure code, e.g. 1.001193.", max_length=64)],
 ) -> dict[str, Any]:
     """One procedure by its code (or name)."""
-    record = service.backend.procedure(code)
-    return _procedure_out(pd.Series(record))
+    return service.procedure_detail(code)
 
 
 @router.get("/communes", response_model=list[CommuneSummary])
@@ -101,11 +85,7 @@ async def communes(
     limit: Annotated[int, Query(ge=1, le=600, description="At most this many.")] = 200,
 ) -> list[dict[str, Any]]:
     """The communes of the boundary set in force, optionally filtered by name."""
-    frame = service.backend.index.communes
-    if q and q.strip():
-        key = fold(q)
-        frame = frame[frame["name_ascii"].str.contains(key, regex=False) | (frame["code"] == q.strip())]
-    return [commune_record(row) for _, row in frame.head(limit).iterrows()]
+    return service.search_communes(q, limit)
 
 
 @router.get("/communes/{code}", responses=PROBLEMS)
@@ -114,18 +94,7 @@ async def commune(
     code: Annotated[str, Path(description="Official 5-digit code, e.g. 00004.", max_length=16)],
 ) -> GeoJSONResponse:
     """One commune as a GeoJSON Feature with its polygon."""
-    frame = service.backend.index.communes
-    hit = frame[frame["code"] == code]
-    if hit.empty:
-        raise NotFound(f"no commune with code {code!r} in boundary set {service.backend.index.boundary_set}")
-    row = hit.iloc[0]
-    feature = {
-        "type": "Feature",
-        "id": code,
-        "geometry": geometry_json(hit.geometry.iloc[0]),
-        "properties": commune_record(row),
-    }
-    return GeoJSONResponse(feature)
+    return GeoJSONResponse(service.commune_feature(code))
 
 
 @router.get("/locate", response_model=LocateResult, responses=PROBLEMS)

@@ -39,8 +39,7 @@ _RESERVED = {"bbox", "limit", "offset", "f"}
 def _layer(service: ServiceDep, collection_id: str) -> gpd.GeoDataFrame:
     if collection_id not in COLLECTIONS:
         raise NotFound(f"no collection {collection_id!r}; known: {', '.join(COLLECTIONS)}")
-    layer: gpd.GeoDataFrame = getattr(service.backend.index, collection_id)
-    return layer
+    return service.layer(collection_id)
 
 
 def _wants_html(request: Request, f: str | None) -> bool:

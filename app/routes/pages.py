@@ -36,7 +36,7 @@ from app.responses import GEOJSON, GeoJSONResponse
 from app.schemas import Problem
 from geo.errors import DataProblem, DataValidationError, NotFound
 from geo.offline import use_local_assets
-from geo.service import MODES, iso
+from geo.service import MODES
 from geo.simplify import light_geojson
 
 __all__ = ["PAGES_DIR", "PAGES_URL", "STRINGS", "STRINGS_FILE", "install", "load_strings", "router"]
@@ -161,7 +161,7 @@ def render_citizen_map(service: Any, lang: str) -> str:
     """
     strings = STRINGS[lang]
     settings = service.settings
-    minx, miny, maxx, maxy = (float(v) for v in service.backend.index.communes.total_bounds)
+    minx, miny, maxx, maxy = service.bbox
 
     m = folium.Map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
@@ -247,7 +247,7 @@ def citizen_map(
     if at:
         resolve_at(at)  # refuse a bad time here (422) rather than on every request the page makes
     require_web_assets()
-    key = ("page", id(service.backend.index), lang)
+    key = ("page", id(service.index), lang)
     cache = _cache(request)
     body = cache.get(key)
     if body is None:
@@ -273,7 +273,7 @@ def communes_geojson(
     ] = 30,
 ) -> Response:
     """All communes as one light GeoJSON FeatureCollection (code, name, kind), for a background layer."""
-    index = service.backend.index
+    index = service.index
     key = ("communes", id(index), int(tolerance_m))
     cache = _cache(request)
     body = cache.get(key)
@@ -298,19 +298,4 @@ def points_geojson(
     at: AtParam = None,
 ) -> Response:
     """Every public-service point (or those handling ``procedure``) with its opening state and today's hours."""
-    when = resolve_at(at)
-    backend = service.backend
-    if procedure and procedure.strip():
-        code = backend.procedure(procedure)["code"]
-        rows = [int(r) for r in backend.capable_rows(code)]
-    else:
-        code = None
-        rows = list(range(len(backend.points)))
-    features = [service.point_feature(row, at=when) for row in rows]
-    body = {
-        "type": "FeatureCollection",
-        "features": features,
-        "at": iso(when),
-        "procedure": code,
-    }
-    return GeoJSONResponse(body)
+    return GeoJSONResponse(service.points_collection(procedure, resolve_at(at)))

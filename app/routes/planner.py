@@ -120,7 +120,7 @@ def get_engine(request: Request) -> CoverageEngine:
             engine = getattr(request.app.state, "coverage_engine", None)
             if engine is None:
                 service = request.app.state.service
-                engine = CoverageEngine.from_index(service.backend.index, networks=service.network)
+                engine = CoverageEngine.from_index(service.index, networks=service.network)
                 request.app.state.coverage_engine = engine
     return engine
 

@@ -1,6 +1,8 @@
-"""Persistent stores of the built index: the PostGIS backend (`geo.store.postgis`) and its migrations.
+"""Persistent stores of the built index: PostGIS (schema, loader, query backend) and its migrations.
 
-Importing this package is cheap; `geo.store.postgis` pulls in SQLAlchemy, GeoAlchemy2 and psycopg.
+`geo.store.models` holds the schema, `geo.store.load` the loader, `geo.store.backend` the query backend;
+`geo.store.postgis` re-exports all three. Importing this package is cheap; those modules pull in
+SQLAlchemy, GeoAlchemy2 and psycopg.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Alembic environment of the gandan schema.
 
-`geo.store.postgis.migrate` hands over an open connection (``config.attributes["connection"]``) so the
+`geo.store.load.migrate` hands over an open connection (``config.attributes["connection"]``) so the
 migration runs inside the caller's transaction (``gandan db load`` migrates and loads as one); otherwise
 the URL comes from ``sqlalchemy.url`` or ``-x url=...``.
 """
@@ -12,7 +12,8 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy.pool import NullPool
 
-from geo.store.postgis import Base, engine_url
+from geo.store.load import engine_url
+from geo.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata
