@@ -106,12 +106,19 @@ def _fold_keep_offsets(text: str) -> tuple[str, list[int] | None]:
 
 
 # ---------------------------------------------------------------------------------------------- patterns
-_FAST = re.compile(
-    r"\d|\b(?:sang|trua|(?<!ho )chieu|toi|dem|hom|bua|mai|mot|kia|thu\s*(?:hai|ba|tu|nam|sau|bay|tam|chin|muoi)|"
-    r"chu\s*nhat|cn|t[2-8]|cuoi\s+tuan|bay\s*(?:gio|h)|luc\s+nay|hien\s+(?:gio|tai)|tet|giao\s+thua|"
-    r"(?:tuan|thang)\s+(?:nay|sau|toi|truoc))\b"
+# Fast path: a number with a time shape around it, or a time word. A plain part of the day ("toi", "sang")
+# needs a neighbour that is itself in this list; a written one ("tối") is looked for in the original text.
+_TIME_NUMBER = (
+    r"\d\s*(?:[:/-]|(?:h|g|gio|ruoi|kem|tet|sang|trua|chieu|toi|dem|buoi|ngay|tieng|phut)(?![a-z]))"
+    r"|(?<![a-z])(?:luc|khoang|ngay|mung|mong|thu|t)\s*\d"
 )
-_DIGIT = re.compile(r"\d")
+_DIGIT = re.compile(_TIME_NUMBER)
+_FAST = re.compile(
+    _TIME_NUMBER + r"|\b(?:hom|bua|mai|mot|kia|thu\s*(?:hai|ba|tu|nam|sau|bay|tam|chin|muoi)|chu\s*nhat|cn|cuoi\s+tuan|"
+    r"bay\s*(?:gio|h)|luc\s+nay|hien\s+(?:gio|tai)|tet|giao\s+thua|(?:tuan|thang)\s+(?:nay|sau|toi|truoc)|"
+    r"buoi\s+(?:sang|trua|chieu|toi|dem)|(?:sang|trua|chieu|toi|dem)\s+(?:nay|mai|mot|kia|qua|hom))\b"
+)
+_WRITTEN_PART = re.compile(r"sáng|trưa|chiều|tối|đêm", re.IGNORECASE)
 _LEAD = r"(?:(?:vao\s+)?(?:luc|khoang|tam)\s+|vao\s+)?"
 _MIN_UNIT = r"(?:\s*(?:phut|p)(?![a-z]))?"
 _CLOCK = re.compile(
@@ -178,7 +185,7 @@ _ORDINAL_BEFORE = {
 }
 _TU_AFTER = {"uu", "dong", "nhien", "do"}  # thứ tự ưu tiên, tự động, ... written without diacritics
 _ABBREVIATION_AFTER = {"co", "mo", "lam", "nghi", "duoc", "thi", "nay"}
-_NOT_HOUR_BEFORE = {"ngay", "mung", "mong", "thu", "thang", "so", "ngo", "ngach", "tang", "nha", "phong"}
+_NO_HOUR = {"ngay", "mung", "mong", "thu", "thang", "so", "ngo", "ngach", "tang", "nha", "phong"}
 _ADDRESS_BEFORE = {"so", "ngo", "ngach", "hem", "kiet", "nha", "to", "phong", "p", "km", "lo", "can", "tang", "ma"}
 # Place names around "mai" in Hanoi (Hoàng Mai, Mai Dịch, Xuân Mai, ...): there "mai" is no tomorrow.
 _MAI_NAME_BEFORE = {"bach", "dong", "hoang", "khuong", "phuong", "quynh", "tan", "thanh", "tuong", "xuan", "thon", "xa"}
@@ -316,7 +323,7 @@ def understand_time(text: str, now: datetime) -> TimeReading:
     'Sáng mai, thứ Năm 05/03, lúc 08:00'
     """
     folded, offsets = _fold_keep_offsets(text)
-    if not _FAST.search(folded):
+    if offsets is None and not _FAST.search(folded) and (text.isascii() or not _WRITTEN_PART.search(text)):
         return _NONE
     now = now.astimezone(TZ)
     tokens = _select(_scan(text, folded, offsets), folded)
@@ -333,12 +340,8 @@ def remove_time_phrase(text: str, reading: TimeReading) -> str:
     """``text`` without the spans of ``reading`` (white space tidied), for matching procedures and places."""
     if not reading.phrase:
         return text
-    parts, last = [], 0
-    for span in reading.phrase:
-        parts.append(text[last : span.start])
-        last = span.end
-    parts.append(text[last:])
-    return re.sub(r"\s+", " ", " ".join(parts)).strip()
+    cuts = [0, *(i for span in reading.phrase for i in (span.start, span.end)), len(text)]
+    return re.sub(r"\s+", " ", " ".join(text[a:b] for a, b in zip(cuts[::2], cuts[1::2], strict=True))).strip()
 
 
 def _original(text: str, offsets: list[int] | None, start: int, end: int) -> str:
@@ -360,13 +363,11 @@ def _accent_ok(text: str, offsets: list[int] | None, folded: str, start: int, en
 
 
 def _word_before(folded: str, start: int) -> str:
-    found = _WORD_BEFORE.search(folded, max(0, start - 24), start)
-    return found.group(1) if found else ""
+    return found.group(1) if (found := _WORD_BEFORE.search(folded, max(0, start - 24), start)) else ""
 
 
 def _word_after(folded: str, end: int) -> str:
-    found = _WORD_AFTER.search(folded[end : end + 24])
-    return found.group(1) if found else ""
+    return found.group(1) if (found := _WORD_AFTER.search(folded[end : end + 24])) else ""
 
 
 def _scan(text: str, folded: str, offsets: list[int] | None) -> list[_Token]:
@@ -393,28 +394,17 @@ def _scan(text: str, folded: str, offsets: list[int] | None) -> list[_Token]:
             kind = "relative" if unit == "ngay" else "later"
             value = amount if unit == "ngay" else amount * (1 if unit == "phut" else 60)
             tokens.append(_Token(kind, match.start(), match.end(), (value,)))
-    for match in find(_CLOCK):
-        if not ok(match):
-            continue
-        hour = int(match["h"])
-        minute = int(match["m1"] or match["m2"] or 0)
-        if match["half"] or match["half2"]:
-            minute = 30
-        token = _Token("clock", match.start(), match.end())
-        if match["kem"]:
-            minute = -int(match["kem"])
-        if hour > 23 or not -60 < minute < 60 or (minute < 0 and hour == 0):
-            token.error = (f"không có {match.group(0).strip()}: giờ phải từ 0 đến 23, phút từ 0 đến 59",
-                           f"there is no '{match.group(0).strip()}': hours run 0-23, minutes 0-59")
-        token.value = (hour, minute)
-        tokens.append(token)
-    for pattern in (_BARE_CLOCK, _HOUR_BEFORE_PART):
+    for pattern in (_CLOCK, _BARE_CLOCK, _HOUR_BEFORE_PART):
         for match in find(pattern):
-            if pattern is _HOUR_BEFORE_PART and _word_before(folded, match.start()) in _NOT_HOUR_BEFORE:
+            if not ok(match) or (pattern is _HOUR_BEFORE_PART and _word_before(folded, match.start()) in _NO_HOUR):
                 continue
-            hour = int(match["h"])
-            error = (f"không có {hour} giờ: giờ phải từ 0 đến 23", f"there is no hour {hour}: hours run 0-23")
-            tokens.append(_Token("clock", match.start(), match.end(), (hour, 0), error=error if hour > 23 else None))
+            get = match.groupdict().get
+            hour, kem = int(match["h"]), int(get("kem") or 0)  # "7 giờ kém 15" is 15 minutes before 7
+            minute = 30 if get("half") or get("half2") else -kem if kem else int(get("m1") or get("m2") or 0)
+            said = _original(text, offsets, match.start("h"), match.end()).strip()
+            error = (f"không có “{said}”: giờ từ 0 đến 23, phút từ 0 đến 59", f"'{said}': hours run 0-23, minutes 0-59")
+            bad = hour > 23 or not -60 < minute < 60 or (minute < 0 and hour == 0)
+            tokens.append(_Token("clock", match.start(), match.end(), (hour, minute), error=error if bad else None))
     for match in find(_PART, "sang", "trua", "chieu", "toi", "dem"):
         if not ok(match):
             continue
@@ -659,14 +649,11 @@ def _resolve(tokens: list[_Token], now: datetime, spans: tuple[TimeSpan, ...]) -
         if token.past:
             raise _Refusal(f"“{said[id(token)]}” đã qua: chỉ tìm được nơi mở cửa từ bây giờ trở đi",
                            f"'{said[id(token)]}' is in the past: only now or later can be answered")
-    later = [t for t in tokens if t.kind == "later"]
-    if later:
+    if later := [t for t in tokens if t.kind == "later"]:
         if len(tokens) > 1:
-            raise _Refusal(f"“{' '.join(s.text for s in spans)}”: không rõ là lúc nào",
-                           "a delay and another time at once")
-        moment = now + timedelta(minutes=later[0].value[0])
-        head_vi, head_en = _heads(moment, now, None, None, False)
-        return TimeReading(kind="understood", at=moment, phrase=spans, head_vi=head_vi, head_en=head_en)
+            raise _Refusal(f"“{' '.join(s.text for s in spans)}”: không rõ là lúc nào", "a delay and another time")
+        heads = _heads(moment := now + timedelta(minutes=later[0].value[0]), now, None, None, False)
+        return TimeReading(kind="understood", at=moment, phrase=spans, head_vi=heads[0], head_en=heads[1])
     today = now.date()
     days: list[tuple[object, str]] = []
     tet_label: tuple[str, str] | None = None
@@ -757,8 +744,6 @@ def _heads(moment: datetime, now: datetime, part: str | None, tet_label: tuple[s
         rel_en = (_TODAY_PART_EN[part], f"Tomorrow {'at noon' if part == 'trua' else _PART_EN[part]}",
                   f"The day after tomorrow, {'at noon' if part == 'trua' else 'in the ' + _PART_EN[part]}")[delta]
         return f"{part_vi.capitalize()} {rel_vi}, {tail_vi}", f"{rel_en}, {tail_en}"
-    clock_vi, clock_en = f", lúc {hhmm}", f", at {hhmm}"
-    if part is None:
-        return f"{weekday_vi[0].upper()}{weekday_vi[1:]} {day_text}{clock_vi}", f"{weekday_en} {day_text}{clock_en}"
-    return (f"{part_vi.capitalize()} {weekday_vi} {day_text}{clock_vi}",
-            f"{weekday_en} {_PART_EN[part]} {day_text}{clock_en}")
+    lead_vi = f"{part_vi.capitalize()} {weekday_vi}" if part else weekday_vi[0].upper() + weekday_vi[1:]
+    lead_en = f"{weekday_en} {_PART_EN[part]}" if part else weekday_en
+    return f"{lead_vi} {day_text}, lúc {hhmm}", f"{lead_en} {day_text}, at {hhmm}"

@@ -6,10 +6,12 @@ import csv
 import statistics
 import time as clock
 import unicodedata
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from geo.hours import TZ
 from geo.when import TimeReading, remove_time_phrase, understand_time
@@ -346,3 +348,19 @@ def test_fast_on_questions_without_time() -> None:
             understand_time(question, WEDNESDAY)
         timings.append((clock.perf_counter() - started) / len(questions))
     assert statistics.median(timings) < 200e-6
+
+
+_WORDS = ["sáng", "mai", "thứ", "7", "giờ", "tối", "nay", "lúc", "25", "/", "-", "Tết", "mùng", "h", "30", "kém",
+          "rưỡi", "ngày", "cuối tuần", "tuần sau", "chủ nhật", "CN", "T2", "đêm", "2", "số", "1.001193", ":"]
+
+
+@given(st.lists(st.sampled_from(_WORDS) | st.text(max_size=4), max_size=10), st.sampled_from(list(NOWS.values())))
+def test_never_raises_and_spans_match(words: list[str], now: datetime) -> None:
+    text = " ".join(words)
+    reading = understand_time(text, now)
+    assert reading.kind in {"none", "understood", "not_understood"}
+    assert (reading.at is not None) == (reading.kind == "understood")
+    if reading.at is not None:
+        assert reading.at.utcoffset() is not None and reading.at >= now.replace(second=0) - timedelta(minutes=1)
+    for span in reading.phrase:
+        assert text[span.start : span.end] == span.text and span.text.strip() == span.text
