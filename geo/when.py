@@ -53,7 +53,6 @@ __all__ = [
 ]
 
 ReadingKind = Literal["none", "understood", "not_understood"]
-DayPart = Literal["sang", "trua", "chieu", "toi", "dem"]
 
 DAY_PART_HOURS: dict[str, int] = {"sang": 8, "trua": 12, "chieu": 14, "toi": 19, "dem": 22}
 """Hour taken for a part of the day said without a clock time (folded name → hour)."""
@@ -80,13 +79,11 @@ _CLOCK_IN_PART = {
 
 # ---------------------------------------------------------------------------------------------- folding
 # One folded character per original character (so offsets survive): Latin letters with diacritics → ASCII.
-_FOLD_TABLE: dict[int, str] = {}
-for _code in [*range(0x41, 0x5B), *range(0xC0, 0x250), *range(0x1E00, 0x1F00)]:
-    _folded = fold(chr(_code))
-    if len(_folded) == 1:
-        _FOLD_TABLE[_code] = _folded
-for _space in "\t\n\r\f\v\u00a0\u2002\u2003\u2009\u202f\u3000":
-    _FOLD_TABLE[ord(_space)] = " "
+_FOLD_TABLE: dict[int, str] = {
+    code: folded
+    for code in [*range(0x41, 0x5B), *range(0xC0, 0x250), *range(0x1E00, 0x1F00)]
+    if len(folded := fold(chr(code))) == 1
+} | {ord(space): " " for space in "\t\n\r\f\v\u00a0\u2002\u2003\u2009\u202f\u3000"}
 _COMBINING = re.compile(r"[\u0300-\u036f]")
 
 
@@ -108,21 +105,22 @@ def _fold_keep_offsets(text: str) -> tuple[str, list[int] | None]:
 # ---------------------------------------------------------------------------------------------- patterns
 # Fast path: a number with a time shape around it, or a time word. A plain part of the day ("toi", "sang")
 # needs a neighbour that is itself in this list; a written one ("tối") is looked for in the original text.
-_TIME_NUMBER = (
+_ANY_DIGIT = re.compile(r"\d")
+_DIGIT = re.compile(
     r"\d\s*(?:[:/-]|(?:h|g|gio|ruoi|kem|tet|sang|trua|chieu|toi|dem|buoi|ngay|tieng|phut)(?![a-z]))"
-    r"|(?<![a-z])(?:luc|khoang|ngay|mung|mong|thu|t)\s*\d"
+    r"|\b(?:luc|khoang|ngay|mung|mong|thu|t)\s*\d"
 )
-_DIGIT = re.compile(_TIME_NUMBER)
 _FAST = re.compile(
-    _TIME_NUMBER + r"|\b(?:hom|bua|mai|mot|kia|thu\s*(?:hai|ba|tu|nam|sau|bay|tam|chin|muoi)|chu\s*nhat|cn|cuoi\s+tuan|"
-    r"bay\s*(?:gio|h)|luc\s+nay|hien\s+(?:gio|tai)|tet|giao\s+thua|(?:tuan|thang)\s+(?:nay|sau|toi|truoc)|"
-    r"buoi\s+(?:sang|trua|chieu|toi|dem)|(?:sang|trua|chieu|toi|dem)\s+(?:nay|mai|mot|kia|qua|hom))\b"
+    r"\b(?:hom|bua|(?<!hoang )(?<!bach )(?<!tuong )(?<!xuan )mai(?! dich| dong)|mot|kia|chu\s*nhat|cn|tet|"
+    r"thu\s*(?:hai|ba|tu|nam|sau|bay|tam|chin|muoi)|cuoi\s+tuan|bay\s*(?:gio|h)|luc\s+nay|hien\s+(?:gio|tai)|"
+    r"giao\s+thua|(?:tuan|thang)\s+(?:nay|sau|toi|truoc)|buoi\s+(?:sang|trua|chieu|toi|dem)|"
+    r"(?:sang|trua|chieu|toi|dem)\s+(?:nay|mai|mot|kia|qua|hom))\b"
 )
-_WRITTEN_PART = re.compile(r"sáng|trưa|chiều|tối|đêm", re.IGNORECASE)
+_WRITTEN_PART = re.compile(r"sáng|trưa|chiều|tối|đêm")
 _LEAD = r"(?:(?:vao\s+)?(?:luc|khoang|tam)\s+|vao\s+)?"
 _MIN_UNIT = r"(?:\s*(?:phut|p)(?![a-z]))?"
 _CLOCK = re.compile(
-    _LEAD + r"(?<![\d./:,-])(?P<h>\d{1,2})(?:"
+    r"\b" + _LEAD + r"(?<![\d./:,-])(?P<h>\d{1,2})(?:"
     r"\s*:\s*(?P<m1>\d{2})"
     r"|\s*(?:h|g|gio)(?![a-z])(?:\s*(?P<m2>\d{1,2})(?![\d/])" + _MIN_UNIT + r"|\s*kem\s*(?P<kem>\d{1,2})" + _MIN_UNIT
     + r"|\s*(?P<half>ruoi)(?![a-z]))?"
@@ -135,33 +133,33 @@ _PART = re.compile(
     r"(?:\s+(?P<rel>nay|mai|mot|kia|hom\s+nay|ngay\s+mai|qua|hom\s+qua)(?![a-z]))?"
 )
 _RELATIVE = re.compile(
-    r"(?:vao\s+)?(?P<rel>(?:ngay\s+)?hom\s+nay|bua\s+nay|ngay\s+mai|mai|ngay\s+kia|ngay\s+mot|mot|"
+    r"\b(?:vao\s+)?(?P<rel>(?:ngay\s+)?hom\s+nay|bua\s+nay|ngay\s+mai|mai|ngay\s+kia|ngay\s+mot|mot|"
     r"(?:ngay\s+)?hom\s+qua|hom\s+kia)(?![a-z])"
 )
 _WEEKDAY = re.compile(
-    r"(?:vao\s+)?(?:ngay\s+)?(?:(?P<thu>thu)\s*(?P<wd>hai|ba|tu|nam|sau|bay|tam|chin|muoi|[0-9]{1,2})|"
+    r"\b(?:vao\s+)?(?:ngay\s+)?(?:(?P<thu>thu)\s*(?P<wd>hai|ba|tu|nam|sau|bay|tam|chin|muoi|[0-9]{1,2})|"
     r"(?P<cn>chu\s*nhat|cn)|t(?P<wdt>[2-8]))(?![a-z0-9])"
     r"(?:\s+(?P<mod>nay|tuan\s+nay|tuan\s+sau(?:\s+nua)?|tuan\s+toi|tuan\s+truoc)(?![a-z]))?"
 )
-_WEEKEND = re.compile(r"(?:(?:vao\s+)?dip\s+)?cuoi\s+tuan(?:\s+(?P<mod>nay|sau(?:\s+nua)?|toi|truoc)(?![a-z]))?")
+_WEEKEND = re.compile(r"\b(?:(?:vao\s+)?dip\s+)?cuoi\s+tuan(?:\s+(?P<mod>nay|sau(?:\s+nua)?|toi|truoc)(?![a-z]))?")
 _VAGUE = re.compile(r"(?<![a-z])(?:tuan|thang)\s+(?:nay|sau|toi|truoc)(?![a-z])")
 _LATER = re.compile(
-    r"(?:(?:khoang|tam)\s+)?(?<![\d./:,-])(?P<n>\d{1,3})\s+(?P<unit>ngay|tieng|gio|phut)\s+(?:nua|sau)(?![a-z])"
+    r"\b(?:(?:khoang|tam)\s+)?(?<![\d./:,-])(?P<n>\d{1,3})\s+(?P<unit>ngay|tieng|gio|phut)\s+(?:nua|sau)(?![a-z])"
 )
 _NOW = re.compile(r"(?:ngay\s+)?(?:bay\s*gio|bay\s*h|luc\s+nay|hien\s+gio|hien\s+tai)(?![a-z])")
 _SLASH_DATE = re.compile(
-    r"(?:(?:vao\s+)?(?:ngay|mung|mong)\s+)?(?<![\w./:-])(?P<d>\d{1,2})\s*(?P<sep>[/-])\s*(?P<m>\d{1,2})"
+    r"\b(?:(?:vao\s+)?(?:ngay|mung|mong)\s+)?(?<![\w./:-])(?P<d>\d{1,2})\s*(?P<sep>[/-])\s*(?P<m>\d{1,2})"
     r"(?:\s*(?P=sep)\s*(?P<y>\d{4}|\d{2}))?(?![\w.:]|\s*[/-]\s*\d)"
 )
 _ISO_DATE = re.compile(r"(?<![\w./:-])(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?![\w./:-])")
 _WORD_DATE = re.compile(
-    r"(?:vao\s+)?(?:ngay|mung|mong)\s+(?P<d>\d{1,2})(?:\s+thang\s+(?P<m>\d{1,2})(?:\s+nam\s+(?P<y>\d{4}))?"
+    r"\b(?:vao\s+)?(?:ngay|mung|mong)\s+(?P<d>\d{1,2})(?:\s+thang\s+(?P<m>\d{1,2})(?:\s+nam\s+(?P<y>\d{4}))?"
     r"|\s+(?P<mod>thang\s+nay|thang\s+sau|thang\s+toi))?(?![\w./:-])(?!\s+tet\b)"
 )
 _TET = re.compile(
-    r"(?:(?:vao\s+)?(?:ngay|dip)\s+)?(?:(?:(?:mung|mong)\s*(?P<n>\d{1,2})|(?P<n2>\d{1,2}))\s+)?tet(?![a-z])"
+    r"\b(?:(?:vao\s+)?(?:ngay|dip)\s+)?(?:(?:(?:mung|mong)\s*(?P<n>\d{1,2})|(?P<n2>\d{1,2}))\s+)?tet(?![a-z])"
     r"(?:\s+(?P<solar>duong\s+lich|tay)(?![a-z])|\s+(?:nguyen\s+dan|am\s+lich|nay|toi)(?![a-z]))?"
-    r"|(?:(?:vao\s+)?(?:ngay|luc)\s+)?(?P<eve>giao\s+thua)(?![a-z])"
+    r"|\b(?:(?:vao\s+)?(?:ngay|luc)\s+)?(?P<eve>giao\s+thua)(?![a-z])"
 )
 _WORD_BEFORE = re.compile(r"([a-z]+)\W*$")
 _WORD_AFTER = re.compile(r"^\W*([a-z]+)")
@@ -323,7 +321,8 @@ def understand_time(text: str, now: datetime) -> TimeReading:
     'Sáng mai, thứ Năm 05/03, lúc 08:00'
     """
     folded, offsets = _fold_keep_offsets(text)
-    if offsets is None and not _FAST.search(folded) and (text.isascii() or not _WRITTEN_PART.search(text)):
+    if offsets is None and not _FAST.search(folded) and not (_ANY_DIGIT.search(folded) and _DIGIT.search(folded)) \
+            and (text.isascii() or not _WRITTEN_PART.search(text.lower())):
         return _NONE
     now = now.astimezone(TZ)
     tokens = _select(_scan(text, folded, offsets), folded)
