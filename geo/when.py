@@ -40,7 +40,7 @@ from typing import Literal
 
 from holidays.calendars.chinese import VIETNAMESE_CALENDAR, _ChineseLunisolar
 
-from geo.hours import TZ
+from geo.hours import TZ, ensure_aware
 from geo.text import fold
 
 __all__ = [
@@ -307,7 +307,7 @@ def understand_time(text: str, now: datetime) -> TimeReading:
     text
         The question as typed (any case, with or without diacritics).
     now
-        The current moment, aware (converted to Asia/Ho_Chi_Minh).
+        The current moment, aware in any zone (naive is refused with `InvalidTime`, as `ensure_aware` does).
 
     Returns
     -------
@@ -320,11 +320,11 @@ def understand_time(text: str, now: datetime) -> TimeReading:
     >>> understand_time("công chứng ở Hà Đông sáng mai", now).describe_vi()
     'Sáng mai, thứ Năm 05/03, lúc 08:00'
     """
+    now = ensure_aware(now)
     folded, offsets = _fold_keep_offsets(text)
     if offsets is None and not _FAST.search(folded) and not (_ANY_DIGIT.search(folded) and _DIGIT.search(folded)) \
             and (text.isascii() or not _WRITTEN_PART.search(text.lower())):
         return _NONE
-    now = now.astimezone(TZ)
     tokens = _select(_scan(text, folded, offsets), folded)
     if not tokens:
         return _NONE

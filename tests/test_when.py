@@ -6,13 +6,14 @@ import csv
 import statistics
 import time as clock
 import unicodedata
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from geo.errors import InvalidTime
 from geo.hours import TZ
 from geo.when import TimeReading, remove_time_phrase, understand_time
 
@@ -308,9 +309,11 @@ def test_decomposed_text_keeps_offsets() -> None:
     assert unicodedata.normalize("NFC", text[span.start : span.end]) == "tối mai"
 
 
-def test_now_is_converted_to_hanoi() -> None:
-    utc_now = WEDNESDAY.astimezone(datetime.now().astimezone().tzinfo)
+def test_now_is_converted_to_hanoi_and_naive_refused() -> None:
+    utc_now = WEDNESDAY.astimezone(UTC)
     assert understand_time("sáng mai", utc_now).at == at(3, 5, 8)
+    with pytest.raises(InvalidTime):
+        understand_time("thủ tục khai sinh", datetime(2026, 3, 4, 10, 15))
 
 
 def _holdout_rows() -> list[dict[str, str]]:
