@@ -182,7 +182,7 @@ _ORDINAL_BEFORE = {
     "khoan", "trang", "tap", "phan", "chuong", "lop", "vong", "giai", "theo", "dung", "xep", "la", "ngoi",
 }
 _TU_AFTER = {"uu", "dong", "nhien", "do"}  # thứ tự ưu tiên, tự động, ... written without diacritics
-_ABBREVIATION_AFTER = {"co", "mo", "lam", "nghi", "duoc", "thi", "nay"}
+_ABBREVIATED_OK = {"co", "mo", "lam", "nghi", "duoc", "thi", "nay"}
 _NO_HOUR = {"ngay", "mung", "mong", "thu", "thang", "so", "ngo", "ngach", "tang", "nha", "phong"}
 _ADDRESS_BEFORE = {"so", "ngo", "ngach", "hem", "kiet", "nha", "to", "phong", "p", "km", "lo", "can", "tang", "ma"}
 # Place names around "mai" in Hanoi (Hoàng Mai, Mai Dịch, Xuân Mai, ...): there "mai" is no tomorrow.
@@ -455,8 +455,8 @@ def _scan(text: str, folded: str, offsets: list[int] | None) -> list[_Token]:
             if match["wdt"] == "8":
                 continue
             token.value = (int(match["wdt"]) - 2,) if match["wdt"] else (6,)
-            token.weak = (match["cn"] or "cn") == "cn" and not match["mod"] \
-                and _word_after(folded, match.end()) not in _ABBREVIATION_AFTER
+            abbreviated = match["cn"] in (None, "cn")
+            token.weak = abbreviated and not match["mod"] and _word_after(folded, match.end()) not in _ABBREVIATED_OK
         token.past = "truoc" in token.word
         tokens.append(token)
     for match in find(_WEEKEND, "cuoi"):
