@@ -164,7 +164,7 @@ def _build_network(
     step: str,
 ) -> None:
     """``build(source, ...)`` (`build_graphs` or `build_from_place`) into the network folder under a status line."""
-    from geo.network import MODES
+    from geo.modes import ROAD_MODES
 
     settings = get_settings()
     with out.status(doing) as status:
@@ -172,7 +172,7 @@ def _build_network(
             source,
             settings.network_dir,
             speeds_path=speeds or settings.network_speeds,
-            modes=mode or MODES,
+            modes=mode or ROAD_MODES,
             progress=lambda msg: status.update(f"{step}: {msg}"),
         )
     _network_report(manifest)

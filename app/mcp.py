@@ -36,6 +36,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
+from app.schemas import K_HELP, MAX_K
 from geo import __version__
 from geo.ask import Asker, as_plain, get_asker
 from geo.errors import GandanError, NotFound
@@ -96,7 +97,7 @@ VisitTime = Annotated[
     str | None,
     Field(description="Time of the visit, ISO 8601 with offset (2026-03-02T09:30+07:00); default now."),
 ]
-PlaceCount = Annotated[int, Field(description="How many places.", ge=1, le=10)]
+PlaceCount = Annotated[int, Field(description=K_HELP, ge=1, le=MAX_K)]
 ProcedureQuery = Annotated[
     str,
     Field(
@@ -160,7 +161,7 @@ class ToolState:
 
         with self._lock:
             if self._engine is None:
-                self._engine = CoverageEngine.from_index(self.svc().backend.index)
+                self._engine = CoverageEngine.from_index(self.svc().index)
             return self._engine
 
 
@@ -329,14 +330,14 @@ def _locate(state: ToolState, place: str | None, lat: float | None, lon: float |
         found["options"] = understood.place.options
         commune = found.get("commune")
     elif lat is not None and lon is not None:
-        backend = state.svc().backend
-        backend.check_location(lon, lat)
-        at = backend.commune_at(lon, lat)
+        service = state.svc()
+        service.check_location(lon, lat)
+        at = service.commune_at(lon, lat)
         commune = None if at is None else asker.gazetteer.commune_ref(str(at["code"]))
         found = {"kind": "coordinates", "lon": lon, "lat": lat, "commune": commune}
     else:
         raise NotFound("give a place or both lat and lon")
-    former = _former_units(state.svc().backend.index.crosswalk, commune["code"]) if commune else []
+    former = _former_units(state.svc().index.crosswalk, commune["code"]) if commune else []
     return {"query": place, "place": found, "commune": commune, "former_units": former}
 
 
@@ -394,7 +395,7 @@ def _coverage(
 ) -> dict[str, Any]:
     """Straight-line coverage of ``procedure``: totals and one commune, or the ``worst`` least covered."""
     engine = state.coverage_engine()
-    code = state.svc().backend.procedure(procedure)["code"]
+    code = state.svc().procedure(procedure)["code"]
     report = engine.run(code, mode="straight", threshold=threshold_m, compare=None if scope == "today" else scope)
     body = report.to_json()
     rows = _coverage_rows(body["communes"], commune, worst)

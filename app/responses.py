@@ -23,4 +23,5 @@ class GeoJSONResponse(JSONResponse):
     media_type = GEOJSON
 
     def render(self, content: Any) -> bytes:
+        """Serialise ``content`` with orjson (numpy values and non-string keys allowed)."""
         return orjson.dumps(content, default=str, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)

@@ -6,6 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from geo.modes import TravelMode
+from geo.settings import get_settings
+
 __all__ = [
     "CommuneRef",
     "CommuneSummary",
@@ -20,6 +23,10 @@ __all__ = [
     "ProcedureOut",
     "TodayHours",
 ]
+
+# One limit on how many places an answer lists, from settings (GANDAN_MAX_K): HTTP, MCP and ask share it.
+MAX_K = get_settings().max_k
+K_HELP = f"How many places (1..{MAX_K})."
 
 
 class Problem(BaseModel):
@@ -73,8 +80,8 @@ class NearestQuery(BaseModel):
         description="Procedure code (1.001193) or name; diacritics optional.", min_length=1, max_length=200
     )
     at: str | None = Field(default=None, description=AT_HELP, max_length=AT_MAX_LENGTH)
-    k: int = Field(default=3, ge=1, le=50, description="How many places (1..50).")
-    mode: Literal["straight", "walk", "motorbike", "car"] = Field(
+    k: int = Field(default=3, ge=1, le=MAX_K, description=K_HELP)
+    mode: TravelMode = Field(
         default="straight", description="straight (geodesic distance) or a road-network travel mode."
     )
     open_only: bool = Field(default=False, description="Only places open at `at`.")

@@ -28,6 +28,7 @@ from scipy import ndimage
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import DataProblem, DataValidationError, NotFound
+from geo.geodesy import METRIC_CRS, WGS84
 from geo.settings import PROJECT_ROOT, Settings, get_settings
 from geo.sources import paths_of_group
 from geo.text import fold
@@ -47,8 +48,6 @@ __all__ = [
     "validate_communes",
 ]
 
-WGS84 = "EPSG:4326"
-METRIC_CRS = "EPSG:32648"  # UTM zone 48N: Hanoi lies at 105-106 E, near the zone's central meridian
 SETS_FILE = "boundaries/sets.toml"
 OVERLAP_TOLERANCE_M2 = 5_000.0  # slivers from digitising; a real overlap is far larger
 AREA_MISMATCH_SHARE = 0.05

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 
-from geo.boundaries import SETS_FILE, WGS84, BoundarySet, CommuneLocator, boundary_set_spec, load_boundary_set
+from geo.boundaries import SETS_FILE, BoundarySet, CommuneLocator, boundary_set_spec, load_boundary_set
 from geo.crosswalk import PAIR_COLUMNS, Crosswalk, build_crosswalk, load_metadata
 from geo.errors import DataProblem, DataValidationError, GandanError
+from geo.geodesy import WGS84
 from geo.hours import Calendar, parse_hours
 from geo.index import Index, write_index
 from geo.legacy import load_legacy_units
@@ -206,9 +206,3 @@ def summarize(index: Index) -> dict[str, Any]:
         "capabilities": len(index.capabilities),
         "calendar_days": len(index.calendar),
     }
-
-
-def source_files_report(settings: Settings | None = None) -> list[Path]:
-    """Local paths of the pinned sources (for the manifest and `gandan data fetch`)."""
-    settings = settings or get_settings()
-    return [local_path(s, settings) for s in load_sources(settings)]

@@ -1,4 +1,4 @@
-"""The national procedure catalogue as typed records: which procedures apply in Hanoi, and where each is handled.
+r"""The national procedure catalogue as typed records: which procedures apply in Hanoi, and where each is handled.
 
 Inputs (pinned in ``data/sources.toml``, never committed):
 
@@ -19,7 +19,7 @@ Place rule: ``data/agency_rules.csv`` (authored, each row with its source), read
 rule tests one attribute of a procedure (``agency``: any executing agency, from the CSV and the detail page;
 ``level``: any ``Cấp thực hiện``; ``field``; ``name``; ``issuer``) with a regular expression; both the
 pattern and the text are folded (`geo.text.fold`: lower case, no diacritics), so patterns may be written
-either way (do not use upper-case escapes such as ``\\D``). Rules are tried in file order and the first that
+either way (do not use upper-case escapes such as ``\D``). Rules are tried in file order and the first that
 matches decides; a procedure no rule covers is ``unknown``.
 
 The 75 reviewed rows of ``data/procedures.csv`` stay the authored layer over this catalogue: they win where
@@ -42,9 +42,10 @@ import pandas as pd
 
 from geo.errors import DataProblem, DataValidationError
 from geo.procedure_detail import ProcedureDetail, parse_detail_file
-from geo.registry import CONFIDENCE_VALUES, KINDS, _label, _read
+from geo.registry import CONFIDENCE_VALUES, KINDS, _label
 from geo.settings import Settings, get_settings
 from geo.sources import paths_of_group
+from geo.tables import Problems, Row, read_table
 from geo.text import fold, nfc
 
 __all__ = [
@@ -214,67 +215,63 @@ def load_agency_rules(path: Path | None = None) -> list[AgencyRule]:
         confidence; a ``pasc`` rule without kinds, a ``not_at_pasc`` rule without an agency; no source).
     """
     path = path or get_settings().data_dir / AGENCY_RULES_FILE
-    problems: list[DataProblem] = []
-    frame = _read(path, RULE_COLUMNS, problems)
-    if frame is None:
-        raise DataValidationError(problems)
-    file = _label(path)
+    rows = read_table(path, RULE_COLUMNS, label=_label(path))
+    problems = Problems(_label(path))
     rules: list[AgencyRule] = []
     seen: set[str] = set()
-    for i, rec in enumerate(frame.to_dict("records")):
-        row = i + 2
-        rid = str(rec["id"])
-
-        def add(message: str, column: str, row: int = row, rid: str = rid) -> None:
-            problems.append(DataProblem(file, message, row=row, id=rid or None, context={"column": column}))
-
+    for row in rows:
+        rid = row["id"]
         if not _RULE_ID.match(rid):
-            add(f"malformed rule id {rid!r} (lower-case letters, digits and single hyphens)", "id")
-        elif rid in seen:
-            add(f"duplicate rule id {rid}", "id")
-        seen.add(rid)
-        if rec["applies_to"] not in RULE_ATTRIBUTES:
-            add(f"applies_to {rec['applies_to']!r} is not one of {', '.join(sorted(RULE_ATTRIBUTES))}", "applies_to")
-        try:
-            pattern = _compile(str(rec["pattern"])) if rec["pattern"] else None
-        except re.error as exc:
-            add(f"pattern does not compile: {exc}", "pattern")
-            pattern = None
-        if not rec["pattern"]:
-            add("empty pattern", "pattern")
-        kinds = tuple(k.strip() for k in str(rec["handled_at"]).split("|") if k.strip())
-        for kind in kinds:
-            if kind not in KINDS:
-                add(f"handled_at kind {kind!r} is not one of {', '.join(KINDS)}", "handled_at")
-        place = rec["place"]
-        if place not in PLACES:
-            add(f"place {place!r} is not one of {', '.join(sorted(PLACES))}", "place")
-        elif place == "pasc" and not kinds:
-            add("a pasc rule needs handled_at kinds", "handled_at")
-        elif place == "not_at_pasc" and (kinds or not rec["agency"]):
-            add("a not_at_pasc rule names the agency and no handled_at kinds", "agency")
-        if rec["confidence"] not in CONFIDENCE_VALUES:
-            add(f"confidence {rec['confidence']!r} is not one of {', '.join(sorted(CONFIDENCE_VALUES))}", "confidence")
-        if not rec["source"]:
-            add("empty source", "source")
-        if pattern is not None:
-            where = cast(Literal["pasc", "not_at_pasc"], place)
-            rules.append(
-                AgencyRule(
-                    rid,
-                    str(rec["applies_to"]),
-                    pattern,
-                    where,
-                    kinds,
-                    str(rec["agency"]),
-                    str(rec["confidence"]),
-                    str(rec["source"]),
-                    row,
-                )
+            problems.add(
+                row, "id", f"malformed rule id {rid!r} (lower-case letters, digits and single hyphens)", id=rid
             )
-    if problems:
-        raise DataValidationError(problems)
+        elif rid in seen:
+            problems.add(row, "id", f"duplicate rule id {rid}", id=rid)
+        seen.add(rid)
+        rule = _rule_of(row, problems)
+        if rule is not None:
+            rules.append(rule)
+    problems.raise_if_any()
     return rules
+
+
+def _rule_of(row: Row, problems: Problems) -> AgencyRule | None:
+    """One rule row checked cell by cell (problems added); the rule, or None when its pattern is unusable."""
+
+    def add(column: str, message: str) -> None:
+        problems.add(row, column, message, id=row["id"])
+
+    if row["applies_to"] not in RULE_ATTRIBUTES:
+        add("applies_to", f"applies_to {row['applies_to']!r} is not one of {', '.join(sorted(RULE_ATTRIBUTES))}")
+    pattern = None
+    if not row["pattern"]:
+        add("pattern", "empty pattern")
+    else:
+        try:
+            pattern = _compile(row["pattern"])
+        except re.error as exc:
+            add("pattern", f"pattern does not compile: {exc}")
+    kinds = tuple(k.strip() for k in row["handled_at"].split("|") if k.strip())
+    for kind in kinds:
+        if kind not in KINDS:
+            add("handled_at", f"handled_at kind {kind!r} is not one of {', '.join(KINDS)}")
+    place = row["place"]
+    if place not in PLACES:
+        add("place", f"place {place!r} is not one of {', '.join(sorted(PLACES))}")
+    elif place == "pasc" and not kinds:
+        add("handled_at", "a pasc rule needs handled_at kinds")
+    elif place == "not_at_pasc" and (kinds or not row["agency"]):
+        add("agency", "a not_at_pasc rule names the agency and no handled_at kinds")
+    if row["confidence"] not in CONFIDENCE_VALUES:
+        add("confidence", f"confidence {row['confidence']!r} is not one of {', '.join(sorted(CONFIDENCE_VALUES))}")
+    if not row["source"]:
+        add("source", "empty source")
+    if pattern is None:
+        return None
+    where = cast(Literal["pasc", "not_at_pasc"], place)
+    return AgencyRule(
+        row["id"], row["applies_to"], pattern, where, kinds, row["agency"], row["confidence"], row["source"], row.number
+    )
 
 
 def place_procedure(
@@ -379,10 +376,9 @@ def read_catalogue(path: Path) -> tuple[list[CatalogueRow], CatalogueReport]:
         first_row[code] = row
         if not _CODE.match(code):
             message = f"malformed code {code!r} (expected d.dddddd)"
-            report.row_problems.append(DataProblem(file, message, row=row, id=code, context={"column": "Mã số"}))
+            report.row_problems.append(DataProblem(file, message, row=row, id=code, column="Mã số"))
         if not issuer:
-            context = {"column": "Cơ quan ban hành"}
-            report.row_problems.append(DataProblem(file, reason, row=row, id=code, context=context))
+            report.row_problems.append(DataProblem(file, reason, row=row, id=code, column="Cơ quan ban hành"))
         agencies = tuple(nfc(a) for a in (rec["Cơ quan thực hiện"] or "").split(";") if a.strip())
         name, field_, url = nfc(rec["Tên"] or ""), nfc(rec["Lĩnh vực"] or ""), (rec["URL"] or "").strip()
         kept.append(CatalogueRow(code, name, issuer, agencies, field_, url, scope, row))
@@ -496,7 +492,7 @@ def authored_disagreements(
         def differ(column: str, authored: str, catalogue: str, row: int = row, code: str = code) -> None:
             found.append(
                 DataProblem(file, f"{column}: authored {authored!r}, catalogue {catalogue!r} (authored wins)",
-                            row=row, id=code, context={"column": column, "authored": authored, "catalogue": catalogue})
+                            row=row, id=code, column=column, context={"authored": authored, "catalogue": catalogue})
             )  # fmt: skip
 
         record = by_code.get(code)

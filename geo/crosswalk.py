@@ -49,6 +49,7 @@ from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import DataProblem, DataValidationError
+from geo.geodesy import METRIC_CRS
 from geo.settings import Settings
 from geo.sources import paths_of_group
 from geo.text import fold, nfc, slug, tone_key
@@ -68,7 +69,6 @@ __all__ = [
 METADATA_GROUP = "hanoi-2025-metadata"
 METADATA_FILE = "wards-metadata/1.json"
 LEGACY_FILE = "vietnamadminunits admin_units_legacy"
-METRIC_CRS = "EPSG:32648"  # UTM 48N, metres; Hanoi lies near its central meridian (105 E)
 PAIR_COLUMNS = [
     "legacy_code",
     "legacy_name",
@@ -483,117 +483,140 @@ def build_crosswalk(
     """
     new_units, join_problems = _new_units(communes, metadata, source)
     legacy_units = _legacy_units(legacy)
+    read = _read_mentions(new_units, legacy_units, source)
+    notes: list[DataProblem] = [*join_problems, *read.notes]
+    notes += _apply_rest_clauses(read, source, use_rest_clauses)
+    new_by_code = {u.code: u for u, _ in new_units}
+    legacy_by_code = {u.code: u for u in legacy_units}
+    notes += _overlisted(read, new_by_code, legacy_by_code, source)
+    pairs = _pairs_frame(read.found, legacy_by_code, new_by_code)
+    unplaced = read.unplaced + _never_named(set(pairs["legacy_code"]), legacy_units, new_units)
+    return Crosswalk(pairs=pairs, unplaced=unplaced, notes=notes)
+
+
+@dataclass
+class _Mentions:
+    """What the ``beforeMerger`` texts state, before rest clauses are weighed."""
+
+    # (legacy code, new code) -> [stated_partial, match]
+    found: dict[tuple[str, str], list[Any]]
+    # rest clauses: (legacy unit, new unit whose text has the clause, the mention, the target new units)
+    rests: list[tuple[_Legacy, _NewUnit, FormerUnit, list[_NewUnit]]]
+    unplaced: list[DataProblem]
+    notes: list[DataProblem]
+
+
+def _read_mentions(new_units: list[tuple[_NewUnit, str]], legacy_units: list[_Legacy], source: str) -> _Mentions:
+    """Parse every new unit's list of former units and match each mention to a legacy unit."""
     matcher = _Matcher(legacy_units)
     new_by_key = {(u.kind, tone_key(u.name)): u for u, _ in new_units}
-
-    unplaced: list[DataProblem] = []
-    notes: list[DataProblem] = list(join_problems)
-    # (legacy code, new code) -> [stated_partial, match]
-    found: dict[tuple[str, str], list[Any]] = {}
-    # rest clauses: (legacy code, mentioned in new code, target new codes), checked after all are read
-    rests: list[tuple[_Legacy, _NewUnit, FormerUnit, list[_NewUnit]]] = []
+    read = _Mentions(found={}, rests=[], unplaced=[], notes=[])
 
     def problem(unit: _NewUnit, message: str, item: str | None = None) -> DataProblem:
         context = {"item": item} if item is not None else {}
-        return DataProblem(
-            source, f"{unit.full_name}: {message}", row=unit.row, id=unit.code, context=context
-        )
+        return DataProblem(source, f"{unit.full_name}: {message}", row=unit.row, id=unit.code, context=context)
 
     for unit, text in new_units:
         for item in _split_top_level(text):
             try:
                 mention = parse_former_unit(item)
             except ValueError as exc:
-                unplaced.append(problem(unit, f"cannot parse {exc}", item))
+                read.unplaced.append(problem(unit, f"cannot parse {exc}", item))
                 continue
             match, how, note = matcher.match(mention, unit.shape)
             if note:
-                notes.append(problem(unit, note, item))
+                read.notes.append(problem(unit, note, item))
             if match is None:
-                unplaced.append(
-                    problem(unit, f"former unit {mention.full_name!r} matches no legacy unit", item)
-                )
+                read.unplaced.append(problem(unit, f"former unit {mention.full_name!r} matches no legacy unit", item))
                 continue
             key = (match.code, unit.code)
-            if key in found:
-                found[key][0] = found[key][0] or mention.partial
+            if key in read.found:
+                read.found[key][0] = read.found[key][0] or mention.partial
             else:
-                found[key] = [mention.partial, "+".join(how)]
+                read.found[key] = [mention.partial, "+".join(how)]
             targets: list[_NewUnit] = []
             for named in mention.rest_went_to:
                 resolved = new_by_key.get((named.kind, tone_key(named.name)))
                 if resolved is None:
-                    notes.append(
-                        problem(
-                            unit, f"{mention.full_name}: rest went to {named.full_name!r}, no new unit", item
-                        )
-                    )
+                    message = f"{mention.full_name}: rest went to {named.full_name!r}, no new unit"
+                    read.notes.append(problem(unit, message, item))
                 else:
                     targets.append(resolved)
             if targets:
-                rests.append((match, unit, mention, targets))
+                read.rests.append((match, unit, mention, targets))
+    return read
 
-    # A rest clause says where the other parts of a split unit went. The target's own list usually
-    # names the unit too; when it does not, the clause is the only statement of that pair, so it is
-    # added (match "rest_clause", unless ``use_rest_clauses`` is off) and reported.
-    listed = set(found)
+
+def _apply_rest_clauses(read: _Mentions, source: str, use_rest_clauses: bool) -> list[DataProblem]:
+    """Add (when asked) the pairs only a rest clause states, and report each.
+
+    A rest clause says where the other parts of a split unit went. The target's own list usually names the
+    unit too; when it does not, the clause is the only statement of that pair, so it is added (match
+    ``rest_clause``, unless ``use_rest_clauses`` is off) and reported.
+    """
+    listed = set(read.found)
     reported: set[tuple[str, str]] = set()
-    for match, unit, _, targets in rests:
+    notes: list[DataProblem] = []
+    for match, unit, _, targets in read.rests:
         for target in targets:
             key = (match.code, target.code)
             if key in listed or key in reported:
                 continue
             reported.add(key)
             if use_rest_clauses:
-                found[key] = [True, "rest_clause"]
+                read.found[key] = [True, "rest_clause"]
             outcome = "pair added from that clause" if use_rest_clauses else "pair not added"
-            notes.append(
-                DataProblem(
-                    source,
-                    f"{target.full_name} does not list {match.full_name} ({match.district}), but "
-                    f"{unit.full_name} says part of it went there; {outcome}",
-                    row=target.row,
-                    id=target.code,
-                )
+            message = (
+                f"{target.full_name} does not list {match.full_name} ({match.district}), but "
+                f"{unit.full_name} says part of it went there; {outcome}"
             )
+            notes.append(DataProblem(source, message, row=target.row, id=target.code))
+    return notes
 
-    # The converse: a unit whose rest clause names its destinations but which another new unit lists
-    # as well. The pair stays (the listing is an explicit statement) and the disagreement is reported.
+
+def _overlisted(
+    read: _Mentions, new_by_code: dict[str, _NewUnit], legacy_by_code: dict[str, _Legacy], source: str
+) -> list[DataProblem]:
+    """Report units listed by a new unit that their own rest clauses do not name (the pair stays).
+
+    The listing is an explicit statement, so the pair is kept; the disagreement is reported.
+    """
     claimed: dict[str, set[str]] = defaultdict(set)
-    for match, unit, _, targets in rests:
+    for match, unit, _, targets in read.rests:
         claimed[match.code] |= {unit.code, *(t.code for t in targets)}
-    new_by_code = {u.code: u for u, _ in new_units}
-    legacy_by_code = {u.code: u for u in legacy_units}
-    for legacy_code, new_code in sorted(found):
+    notes: list[DataProblem] = []
+    for legacy_code, new_code in sorted(read.found):
         if legacy_code in claimed and new_code not in claimed[legacy_code]:
             old = legacy_by_code[legacy_code]
             listed_in = new_by_code[new_code]
             stated = ", ".join(sorted(new_by_code[c].full_name for c in claimed[legacy_code]))
-            notes.append(
-                DataProblem(
-                    source,
-                    f"{listed_in.full_name} lists {old.full_name} ({old.district}), but the rest clauses "
-                    f"of that unit place it only in {stated}; pair kept",
-                    row=listed_in.row,
-                    id=listed_in.code,
-                )
+            message = (
+                f"{listed_in.full_name} lists {old.full_name} ({old.district}), but the rest clauses "
+                f"of that unit place it only in {stated}; pair kept"
             )
+            notes.append(DataProblem(source, message, row=listed_in.row, id=listed_in.code))
+    return notes
 
-    pairs = _pairs_frame(found, legacy_by_code, new_by_code)
-    placed = set(pairs["legacy_code"])
+
+def _never_named(
+    placed: set[str], legacy_units: list[_Legacy], new_units: list[tuple[_NewUnit, str]]
+) -> list[DataProblem]:
+    """A problem for each legacy unit that no new unit's text names, with the unit its point lies in."""
+    problems: list[DataProblem] = []
     for u in legacy_units:
-        if u.code not in placed:
-            inside = [n for n, _ in new_units if n.shape.contains(u.point)]
-            hint = f"; its point lies in {inside[0].full_name} ({inside[0].code})" if inside else ""
-            unplaced.append(
-                DataProblem(
-                    LEGACY_FILE,
-                    f"{u.full_name} ({u.district}) is named by no new unit's beforeMerger text{hint}",
-                    id=u.code,
-                    context={"contained_in": inside[0].code} if inside else {},
-                )
+        if u.code in placed:
+            continue
+        inside = [n for n, _ in new_units if n.shape.contains(u.point)]
+        hint = f"; its point lies in {inside[0].full_name} ({inside[0].code})" if inside else ""
+        problems.append(
+            DataProblem(
+                LEGACY_FILE,
+                f"{u.full_name} ({u.district}) is named by no new unit's beforeMerger text{hint}",
+                id=u.code,
+                context={"contained_in": inside[0].code} if inside else {},
             )
-    return Crosswalk(pairs=pairs, unplaced=unplaced, notes=notes)
+        )
+    return problems
 
 
 def _pairs_frame(

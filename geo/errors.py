@@ -52,10 +52,9 @@ class DataProblem:
 
     def __str__(self) -> str:
         where = self.file if self.row is None else f"{self.file}:{self.row}"
-        if self.column:
-            where += f":{self.column}"
         who = f" [{self.id}]" if self.id else ""
-        return f"{where}{who}: {self.message}"
+        column = f" {self.column}" if self.column else ""
+        return f"{where}{who}{column}: {self.message}"
 
 
 class DataValidationError(GandanError):

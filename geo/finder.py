@@ -21,12 +21,12 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-import pyproj
 import shapely
 from scipy.spatial import cKDTree
 
-from geo.boundaries import METRIC_CRS, CommuneLocator
+from geo.boundaries import CommuneLocator
 from geo.catalog import SERVICE_AREA_BUFFER_M, Catalog, PointStates, check_location
+from geo.geodesy import GEOD, TO_METRIC
 from geo.hours import Calendar, OpeningState, ensure_aware
 from geo.index import Index
 from geo.ranking import (
@@ -62,8 +62,8 @@ SCAN_MAX_POINTS = 512
 _SCALAR_GEODESIC_MAX = 32
 # Sort key stride that puts every class before the next (Hanoi distances are far below 1e7 m).
 _CLASS_STRIDE_M = 1e7
-_GEOD = pyproj.Geod(ellps="WGS84")
-_TO_METRIC = pyproj.Transformer.from_crs("EPSG:4326", METRIC_CRS, always_xy=True)
+_GEOD = GEOD  # the hot path reads module globals
+_TO_METRIC = TO_METRIC
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
 import pyproj
 
 __all__ = [
@@ -36,6 +38,8 @@ __all__ = [
     "WGS84",
     "geodesic_m",
     "in_hanoi_bbox",
+    "to_metric",
+    "to_wgs84",
 ]
 
 WGS84: Final = "EPSG:4326"
@@ -58,12 +62,28 @@ def in_hanoi_bbox(lon: float, lat: float) -> bool:
     return min_lon <= lon <= max_lon and min_lat <= lat <= max_lat
 
 
-def geodesic_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Return the WGS 84 geodesic distance in metres between two lon/lat points.
+def geodesic_m(
+    lon1: npt.ArrayLike, lat1: npt.ArrayLike, lon2: npt.ArrayLike, lat2: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """Return the WGS 84 geodesic distances in metres, element-wise (scalars give a one-element array).
 
     Examples
     --------
-    >>> round(geodesic_m(105.8542, 21.0285, 105.8542, 21.0385))
-    1107
+    >>> [round(d) for d in geodesic_m(105.8542, 21.0285, 105.8542, [21.0385, 21.0485])]
+    [1107, 2214]
     """
-    return float(GEOD.inv(lon1, lat1, lon2, lat2)[2])
+    lon1, lat1, lon2, lat2 = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (lon1, lat1, lon2, lat2)))
+    _, _, dist = GEOD.inv(lon1, lat1, lon2, lat2)
+    return np.atleast_1d(np.asarray(dist, dtype=float))
+
+
+def to_metric(lon: npt.ArrayLike, lat: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """(n, 2) `METRIC_CRS` coordinates of lon/lat points."""
+    x, y = TO_METRIC.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return np.column_stack([np.atleast_1d(x), np.atleast_1d(y)])
+
+
+def to_wgs84(x: npt.ArrayLike, y: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """(n, 2) lon/lat coordinates of `METRIC_CRS` points."""
+    lon, lat = TO_WGS84.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return np.column_stack([np.atleast_1d(lon), np.atleast_1d(lat)])

@@ -17,12 +17,12 @@ import pandas as pd
 from shapely.geometry import Point
 
 from geo.errors import DataProblem, DataValidationError
+from geo.geodesy import HANOI_BBOX
 from geo.text import fold, nfc
 
 __all__ = [
     "EXPECTED_DISTRICTS",
     "EXPECTED_UNITS",
-    "HANOI_BBOX",
     "HANOI_PROVINCE_CODE",
     "LEGACY_SOURCE",
     "load_legacy_districts",
@@ -32,9 +32,6 @@ __all__ = [
 HANOI_PROVINCE_CODE = "01"
 EXPECTED_UNITS = 526  # after the 2025-01-01 arrangement; the 2025-07-01 merger replaced these with 126
 EXPECTED_DISTRICTS = 30  # 12 quận, 17 huyện, 1 thị xã
-# (min lon, min lat, max lon, max lat): Hanoi spans about 105.28-106.02 E and 20.56-21.39 N; the margin
-# only has to catch swapped lat/lon or a point geocoded into another province, not trace the border.
-HANOI_BBOX = (105.25, 20.50, 106.05, 21.42)
 LEGACY_SOURCE = "vietnamadminunits:data/dataset.db#admin_units_legacy"
 
 _UNIT_KINDS = {"Phường": "phuong", "Xã": "xa", "Thị trấn": "thi_tran"}

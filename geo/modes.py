@@ -19,8 +19,9 @@ __all__ = ["ROAD_MODES", "TRAVEL_MODES", "RoadMode", "TravelMode", "is_road_mode
 
 RoadMode = Literal["walk", "motorbike", "car"]
 TravelMode = Literal["straight", "walk", "motorbike", "car"]
-ROAD_MODES: Final[tuple[RoadMode, ...]] = get_args(RoadMode)
-TRAVEL_MODES: Final[tuple[TravelMode, ...]] = get_args(TravelMode)
+# Plain strings: callers compare user input with them; the Literal types are for signatures.
+ROAD_MODES: Final[tuple[str, ...]] = get_args(RoadMode)
+TRAVEL_MODES: Final[tuple[str, ...]] = get_args(TravelMode)
 
 
 def is_road_mode(mode: str) -> bool:

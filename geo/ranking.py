@@ -22,9 +22,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pyproj
 
 from geo.errors import InvalidParameter
+from geo.geodesy import GEOD, GEODESIC_OVER_PROJECTED_MIN
 from geo.hours import OpeningState
 
 if TYPE_CHECKING:
@@ -54,9 +54,7 @@ STATE_RANK = {"open": 0, "unknown": 1, "closed": 2}
 OPEN_RANK = STATE_RANK["open"]
 MAX_ENGINE_K = 1000
 NO_CAPABLE_POINT_NOTE = "no service point in Hanoi handles this procedure in person"
-# Geodesic distance / UTM-48N distance is >= 0.9996**-1 > 1 inside Hanoi; 0.999 leaves ample margin.
-GEODESIC_OVER_PROJECTED_MIN = 0.999
-_GEOD = pyproj.Geod(ellps="WGS84")
+_GEOD = GEOD  # the hot path reads a module global
 
 # One ranked candidate: (its `rank_key`, its row in the backend's points, its geodesic distance in metres).
 Ranked = tuple[tuple[int, float, str], int, float]

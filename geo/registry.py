@@ -35,7 +35,9 @@ import pandas as pd
 from rapidfuzz import fuzz
 
 from geo.errors import DataProblem, DataValidationError, UnknownProcedure
+from geo.geodesy import HANOI_BBOX
 from geo.settings import PROJECT_ROOT, get_settings
+from geo.tables import read_table
 from geo.text import fold, nfc
 
 __all__ = [
@@ -44,7 +46,6 @@ __all__ = [
     "DERIVED_LOCATION_METHODS",
     "GROUPS_FILE",
     "GROUP_COLUMNS",
-    "HANOI_BBOX",
     "HOURS_SOURCES",
     "KINDS",
     "LEVELS",
@@ -93,8 +94,6 @@ DERIVED_LOCATION_METHODS = frozenset({"street", "legacy_point", "commune_interio
 """Methods that estimate a location from an address; never ``exact``."""
 LOCATION_METHODS = DERIVED_LOCATION_METHODS | {"surveyed"}
 """``surveyed``: measured on site (kept as is by ``geo.geocode``; the only way to ``exact``)."""
-HANOI_BBOX = (104.9, 20.5, 106.1, 21.5)
-"""(min lon, min lat, max lon, max lat) that every service point must fall in."""
 
 _CODE = re.compile(r"^\d\.\d{6}$")
 _COMMUNE_CODE = re.compile(r"^\d{5}$")
@@ -126,35 +125,19 @@ def _label(path: Path) -> str:
 def _read(
     path: Path, columns: tuple[str, ...], problems: list[DataProblem], optional: tuple[str, ...] = ()
 ) -> pd.DataFrame | None:
-    """Read a CSV as NFC text with exactly ``columns`` (``optional`` ones may be absent: read as empty).
+    """Read an authored CSV through `geo.tables.read_table` into a frame of text cells.
 
-    On a file or header problem, append it to ``problems`` and return None.
+    On a file, header or row-shape problem, append it to ``problems`` and return None. The file line of
+    each row is kept in ``frame.attrs["rows"]``.
     """
-    file = _label(path)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
-    except FileNotFoundError:
-        problems.append(DataProblem(file, "file not found"))
+        rows = read_table(path, columns, optional=optional, label=_label(path))
+    except DataValidationError as exc:
+        problems.extend(exc.problems)
         return None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        problems.append(DataProblem(file, f"cannot read CSV: {exc}"))
-        return None
-    header = [str(c) for c in frame.columns]
-    missing = [c for c in columns if c not in header and c not in optional]
-    extra = [c for c in header if c not in columns]
-    if missing:
-        problems.append(DataProblem(file, f"missing column(s): {', '.join(missing)}", row=1))
-    if extra:
-        problems.append(DataProblem(file, f"unexpected column(s): {', '.join(extra)}", row=1))
-    if missing or extra:
-        return None
-    for column in optional:
-        if column not in header:
-            frame[column] = ""
-    frame = frame[list(columns)].astype(object)
-    for column in columns:
-        frame[column] = [nfc(str(v)) for v in frame[column]]
-    return frame.reset_index(drop=True)
+    frame = pd.DataFrame([dict(r) for r in rows], columns=list(columns), dtype=object)
+    frame.attrs["rows"] = [r.number for r in rows]
+    return frame
 
 
 def _split(value: str) -> list[str]:
@@ -166,10 +149,10 @@ def _check_enum(value: str, allowed: Collection[str], column: str, add: _Adder, 
     """Report an empty (when ``required``) or unlisted enumerated value."""
     if not value:
         if required:
-            add(f"empty {column}")
+            add(f"empty {column}", column)
         return
     if value not in allowed:
-        add(f"{column} {value!r} is not one of {', '.join(sorted(allowed))}")
+        add(f"{column} {value!r} is not one of {', '.join(sorted(allowed))}", column)
 
 
 class _Adder:
@@ -178,9 +161,9 @@ class _Adder:
     def __init__(self, problems: list[DataProblem], file: str, row: int, id: str | None) -> None:
         self.problems, self.file, self.row, self.id = problems, file, row, id
 
-    def __call__(self, message: str) -> None:
-        """Record ``message`` as a problem of this row."""
-        self.problems.append(DataProblem(self.file, message, row=self.row, id=self.id or None))
+    def __call__(self, message: str, column: str | None = None) -> None:
+        """Record ``message`` as a problem of this row (and of ``column``, when one cell is at fault)."""
+        self.problems.append(DataProblem(self.file, message, row=self.row, id=self.id or None, column=column))
 
 
 def _raise(problems: list[DataProblem]) -> None:
@@ -218,36 +201,35 @@ def load_procedures(path: Path | None = None) -> pd.DataFrame:
         raise DataValidationError(problems)
     file = _label(path)
     first_row: dict[str, int] = {}
-    for i, rec in enumerate(frame.to_dict("records")):
-        row = i + 2
+    for row, rec in zip(frame.attrs["rows"], frame.to_dict("records"), strict=True):
         code = rec["code"]
         add = _Adder(problems, file, row, code)
         if not code:
-            add("empty code")
+            add("empty code", "code")
         elif not _CODE.match(code):
-            add(f"malformed procedure code {code!r} (expected d.dddddd, e.g. 1.001193)")
+            add(f"malformed procedure code {code!r} (expected d.dddddd, e.g. 1.001193)", "code")
         elif code in first_row:
-            add(f"duplicate procedure code {code} (first at row {first_row[code]})")
+            add(f"duplicate procedure code {code} (first at row {first_row[code]})", "code")
         else:
             first_row[code] = row
         for column in ("name", "field", "agency", "source"):
             if not rec[column]:
-                add(f"empty {column}")
+                add(f"empty {column}", column)
         for level in _split(rec["level"]):
             if level not in LEVELS:
-                add(f"level {level!r} is not one of {', '.join(sorted(LEVELS))}")
+                add(f"level {level!r} is not one of {', '.join(sorted(LEVELS))}", "level")
         kinds = _split(rec["handled_at"])
         for kind in kinds:
             if kind not in KINDS:
-                add(f"handled_at kind {kind!r} is not one of {', '.join(KINDS)}")
+                add(f"handled_at kind {kind!r} is not one of {', '.join(KINDS)}", "handled_at")
         if len(set(kinds)) != len(kinds):
-            add("handled_at lists a kind twice")
+            add("handled_at lists a kind twice", "handled_at")
         _check_enum(rec["boundary_free"], BOUNDARY_FREE_VALUES, "boundary_free", add)
         _check_enum(rec["online_full"], YES_NO_UNKNOWN, "online_full", add)
         _check_enum(rec["in_person"], YES_NO_UNKNOWN, "in_person", add)
         _check_enum(rec["confidence"], CONFIDENCE_VALUES, "confidence", add)
         if kinds and rec["in_person"] == "no":
-            add("handled_at lists in-person locations but in_person is 'no'")
+            add("handled_at lists in-person locations but in_person is 'no'", "in_person")
     _raise(problems)
     frame["name_ascii"] = [fold(name) for name in frame["name"]]
     frame.attrs["source_file"] = file
@@ -295,19 +277,19 @@ def load_procedure_groups(path: Path | None = None, procedures: pd.DataFrame | N
         raise DataValidationError(problems)
     file = _label(path)
     groups: dict[str, list[str]] = {}
-    for i, rec in enumerate(frame.to_dict("records")):
+    for row, rec in zip(frame.attrs["rows"], frame.to_dict("records"), strict=True):
         group, code = rec["group"], rec["code"]
-        add = _Adder(problems, file, i + 2, f"{group}:{code}")
+        add = _Adder(problems, file, row, f"{group}:{code}")
         if not _GROUP.match(group):
-            add(f"malformed group name {group!r} (lower-case letters, digits and _)")
+            add(f"malformed group name {group!r} (lower-case letters, digits and _)", "group")
         if not _CODE.match(code):
-            add(f"malformed procedure code {code!r} (expected d.dddddd)")
+            add(f"malformed procedure code {code!r} (expected d.dddddd)", "code")
         elif code not in known:
-            add(f"unknown procedure code {code}")
+            add(f"unknown procedure code {code}", "code")
         elif code in groups.get(group, []):
-            add(f"{code} is listed twice in group {group}")
+            add(f"{code} is listed twice in group {group}", "code")
         if not rec["source"]:
-            add("empty source")
+            add("empty source", "source")
         groups.setdefault(group, [])
         if code not in groups[group]:
             groups[group].append(code)
@@ -435,41 +417,19 @@ def load_service_points(
     expanded: list[list[str]] = []
     lons: list[float] = []
     lats: list[float] = []
-    for i, rec in enumerate(frame.to_dict("records")):
-        row = i + 2
-        pid = rec["id"]
-        add = _Adder(problems, file, row, pid)
-        if not pid:
-            add("empty id")
-        elif not _POINT_ID.match(pid):
-            add(f"malformed id {pid!r} (lower-case letters, digits and single hyphens)")
-        elif pid in first_row:
-            add(f"duplicate point id {pid} (first at row {first_row[pid]})")
-        else:
-            first_row[pid] = row
-        kind = rec["kind"]
-        if kind not in KINDS:
-            add(f"unknown kind {kind!r} (one of {', '.join(KINDS)})")
-        for column in ("name", "address", "opening_hours", "source"):
-            if not rec[column]:
-                add(f"empty {column}")
-        code = rec["commune_code"]
-        if not _COMMUNE_CODE.match(code):
-            add(f"commune_code {code!r} is not 5 digits")
-        elif communes is not None and code not in communes:
-            add(f"unknown commune_code {code}")
-        _check_enum(rec["hours_source"], HOURS_SOURCES, "hours_source", add)
-        _check_enum(rec["confidence"], CONFIDENCE_VALUES, "confidence", add)
+    for row, rec in zip(frame.attrs["rows"], frame.to_dict("records"), strict=True):
+        add = _Adder(problems, file, row, rec["id"])
+        _check_point_cells(rec, row, first_row, communes, add)
         lon, lat = _check_location(rec, add, require_coordinates)
         lons.append(lon)
         lats.append(lat)
         codes, errors = expand_services(rec["services"], groups, known)
         for message in errors:
-            add(message)
-        if kind in KINDS:
-            bad = _kind_mismatches(kind, codes, handled)
+            add(message, "services")
+        if rec["kind"] in KINDS:
+            bad = _kind_mismatches(rec["kind"], codes, handled)
             if bad:
-                add(_mismatch_message(kind, bad))
+                add(_mismatch_message(rec["kind"], bad), "services")
         expanded.append(codes)
     _raise(problems)
     frame["lon"] = pd.Series(lons, dtype="float64")
@@ -478,6 +438,33 @@ def load_service_points(
     frame["procedure_codes"] = pd.Series(expanded, dtype=object)
     frame.attrs["source_file"] = file
     return frame
+
+
+def _check_point_cells(
+    rec: dict[str, str], row: int, first_row: dict[str, int], communes: set[str] | None, add: _Adder
+) -> None:
+    """Check the id (unique, well formed), kind, required text, commune code and enumerations of one point."""
+    pid = rec["id"]
+    if not pid:
+        add("empty id", "id")
+    elif not _POINT_ID.match(pid):
+        add(f"malformed id {pid!r} (lower-case letters, digits and single hyphens)", "id")
+    elif pid in first_row:
+        add(f"duplicate point id {pid} (first at row {first_row[pid]})", "id")
+    else:
+        first_row[pid] = row
+    if rec["kind"] not in KINDS:
+        add(f"unknown kind {rec['kind']!r} (one of {', '.join(KINDS)})", "kind")
+    for column in ("name", "address", "opening_hours", "source"):
+        if not rec[column]:
+            add(f"empty {column}", column)
+    code = rec["commune_code"]
+    if not _COMMUNE_CODE.match(code):
+        add(f"commune_code {code!r} is not 5 digits", "commune_code")
+    elif communes is not None and code not in communes:
+        add(f"unknown commune_code {code}", "commune_code")
+    _check_enum(rec["hours_source"], HOURS_SOURCES, "hours_source", add)
+    _check_enum(rec["confidence"], CONFIDENCE_VALUES, "confidence", add)
 
 
 def _check_location(rec: dict[str, str], add: _Adder, require: bool) -> tuple[float, float]:

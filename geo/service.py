@@ -22,6 +22,7 @@ from geo.errors import InvalidParameter, NotFound
 from geo.finder import Finder
 from geo.hours import Calendar, OpeningState, hours_of_day
 from geo.index import Index
+from geo.modes import ROAD_MODES, TRAVEL_MODES
 from geo.ranking import NearestResult, rank_by_network
 from geo.registry import search_procedures
 from geo.settings import Settings, get_settings
@@ -29,7 +30,6 @@ from geo.text import fold
 
 __all__ = [
     "LAYERS",
-    "MODES",
     "Backend",
     "Service",
     "commune_record",
@@ -40,7 +40,6 @@ __all__ = [
     "round_coord",
 ]
 
-MODES = ("straight", "walk", "motorbike", "car")
 LAYERS = ("service_points", "communes", "legacy_units")  # the index layers the service hands out whole
 COORD_DECIMALS = 7  # RFC 7946 advises no more than needed; 7 decimals is about 1 cm
 
@@ -58,25 +57,43 @@ class Backend(Protocol):
     calendar: Calendar
 
     @property
-    def bbox(self) -> tuple[float, float, float, float]: ...
+    def bbox(self) -> tuple[float, float, float, float]:
+        """The communes' bounds (min lon, min lat, max lon, max lat)."""
+        ...
 
     def nearest(
         self, lon: float, lat: float, procedure: str, at: datetime, k: int = 3, open_only: bool = False
-    ) -> NearestResult: ...
+    ) -> NearestResult:
+        """The ``k`` best straight-line places for ``procedure`` from (lon, lat) at ``at``."""
+        ...
 
-    def procedure(self, query: str) -> dict[str, Any]: ...
+    def procedure(self, query: str) -> dict[str, Any]:
+        """The catalogue row of a procedure code or name; raises `UnknownProcedure`."""
+        ...
 
-    def commune_at(self, lon: float, lat: float) -> dict[str, Any] | None: ...
+    def commune_at(self, lon: float, lat: float) -> dict[str, Any] | None:
+        """The commune covering the point, or None."""
+        ...
 
-    def check_location(self, lon: float, lat: float) -> None: ...
+    def check_location(self, lon: float, lat: float) -> None:
+        """Refuse a point outside the service area (saying when lat and lon look swapped)."""
+        ...
 
-    def capable_rows(self, code: str) -> np.ndarray: ...
+    def capable_rows(self, code: str) -> np.ndarray:
+        """Rows of the points that handle procedure ``code``."""
+        ...
 
-    def states_at(self, at: datetime) -> tuple[list[OpeningState], np.ndarray]: ...
+    def states_at(self, at: datetime) -> tuple[list[OpeningState], np.ndarray]:
+        """The distinct opening states at ``at`` and each point's class rank."""
+        ...
 
-    def state_of(self, row: int, at: datetime) -> OpeningState: ...
+    def state_of(self, row: int, at: datetime) -> OpeningState:
+        """The opening state of the point at ``row``."""
+        ...
 
-    def health(self) -> dict[str, str]: ...
+    def health(self) -> dict[str, str]:
+        """The state of each part the backend depends on (``ok`` or ``down: …``)."""
+        ...
 
 
 def iso(value: datetime | None) -> str | None:
@@ -202,9 +219,7 @@ class Service:
 
     def load_networks(self) -> list[str]:
         """Load every travel mode whose graph has been built (at start-up, so no request pays for it)."""
-        from geo.network import MODES
-
-        built = [mode for mode in MODES if (self.settings.network_dir / f"{mode}.npz").exists()]
+        built = [mode for mode in ROAD_MODES if (self.settings.network_dir / f"{mode}.npz").exists()]
         for mode in built:
             self.network(mode)
         return built
@@ -222,8 +237,8 @@ class Service:
         route: bool = False,
     ) -> NearestResult:
         """The ``k`` best places for ``procedure`` from (lon, lat) at ``at`` by ``mode``."""
-        if mode not in MODES:
-            raise InvalidParameter(f"mode={mode!r} is not one of {', '.join(MODES)}")
+        if mode not in TRAVEL_MODES:
+            raise InvalidParameter(f"mode={mode!r} is not one of {', '.join(TRAVEL_MODES)}")
         if not 1 <= k <= self.settings.max_k:
             raise InvalidParameter(f"k={k} is out of range (1..{self.settings.max_k})")
         result = self.backend.nearest(lon, lat, procedure, at, k=k, open_only=open_only)
@@ -286,6 +301,10 @@ class Service:
     def check_location(self, lon: float, lat: float) -> None:
         """Refuse coordinates outside Hanoi; say so when lat and lon look swapped."""
         self.backend.check_location(lon, lat)
+
+    def handles_in_person(self, code: str) -> bool:
+        """Tell whether any place handles procedure ``code`` in person."""
+        return len(self.backend.capable_rows(code)) > 0
 
     def locate(self, lon: float, lat: float) -> dict[str, Any]:
         """The commune at a point and the pre-merger units it was formed from, with the likely one."""

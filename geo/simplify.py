@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.boundaries import METRIC_CRS
 from geo.errors import InvalidParameter
+from geo.geodesy import METRIC_CRS
 
 __all__ = ["DEFAULT_TOLERANCE_M", "MAX_TOLERANCE_M", "MIN_TOLERANCE_M", "light_geojson", "simplify_coverage"]
 

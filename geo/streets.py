@@ -29,8 +29,8 @@ from shapely.geometry import LineString, MultiLineString, Point
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
-from geo.boundaries import WGS84
 from geo.errors import DataProblem, DataValidationError
+from geo.geodesy import WGS84
 from geo.text import fold, nfc
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The one reader for the CSV files authored in this project, and the one way they report problems.
+r"""The one reader for the CSV files authored in this project, and the one way they report problems.
 
 Every authored table (places, procedures, groups, calendar overrides, synonyms, place aliases, agency rules,
 scenarios) is read here, so a hand-edited file always answers in the same format: file, row, column, what
@@ -11,13 +11,13 @@ at the end `Problems.raise_if_any` raises one `DataValidationError` that lists e
 Examples
 --------
 >>> import io
->>> rows = read_table(io.StringIO("code,name\\n1.001193, Đăng ký khai sinh \\n"), ("code", "name"), label="p.csv")
+>>> rows = read_table(io.StringIO("code,name\n1.001193, Đăng ký khai sinh \n"), ("code", "name"), label="p.csv")
 >>> rows[0]["name"], rows[0].number
 ('Đăng ký khai sinh', 2)
 >>> problems = Problems("p.csv")
 >>> problems.add(rows[0], "code", "unknown code", id=rows[0]["code"])
 >>> str(problems.items[0])
-'p.csv:2:code [1.001193]: unknown code'
+'p.csv:2 [1.001193] code: unknown code'
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def read_table(
     try:
         text = source.read_text(encoding="utf-8-sig") if isinstance(source, Path) else source.read()
     except FileNotFoundError:
-        problems.add(None, None, f"file not found at {source}")
+        problems.add(None, None, "file not found")
         problems.raise_if_any()
     except (OSError, UnicodeDecodeError) as exc:
         problems.add(None, None, f"cannot read the file: {exc}")
@@ -145,10 +145,10 @@ def _check_header(header: list[str], columns: Sequence[str], optional: Sequence[
         return
     missing = [c for c in columns if c not in header and c not in optional]
     if missing:
-        problems.add(1, None, f"missing column(s) {', '.join(missing)}; expected {','.join(columns)}")
+        problems.add(1, None, f"missing column(s): {', '.join(missing)}; expected {','.join(columns)}")
     unknown = [c for c in header if c not in columns]
     if unknown:
-        problems.add(1, None, f"unexpected column(s) {', '.join(unknown)}; expected {','.join(columns)}")
+        problems.add(1, None, f"unexpected column(s): {', '.join(unknown)}; expected {','.join(columns)}")
     repeated = sorted({c for c in header if header.count(c) > 1})
     if repeated:
-        problems.add(1, None, f"repeated column(s) {', '.join(repeated)}")
+        problems.add(1, None, f"repeated column(s): {', '.join(repeated)}")

@@ -369,7 +369,7 @@ def _word_after(folded: str, end: int) -> str:
     return found.group(1) if (found := _WORD_AFTER.search(folded[end : end + 24])) else ""
 
 
-def _scan(text: str, folded: str, offsets: list[int] | None) -> list[_Token]:
+def _scan(text: str, folded: str, offsets: list[int] | None) -> list[_Token]:  # noqa: C901 (split after the move to geo.ask)
     """Every candidate time token of ``folded`` (overlapping ones included)."""
     tokens: list[_Token] = []
 
@@ -640,7 +640,7 @@ def _in_window(part: str, hour: int) -> bool:
     return start <= hour < end or start <= hour + 24 < end
 
 
-def _resolve(tokens: list[_Token], now: datetime, spans: tuple[TimeSpan, ...]) -> TimeReading:
+def _resolve(tokens: list[_Token], now: datetime, spans: tuple[TimeSpan, ...]) -> TimeReading:  # noqa: C901 (split after the move to geo.ask)
     said = {id(token): span.text for token, span in zip(tokens, spans, strict=True)}
     for token in tokens:
         if token.error and token.kind != "vague":

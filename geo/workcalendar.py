@@ -9,7 +9,6 @@ year (``date,closed,kind,name,source`` and an optional ``name_en``), every row w
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from geo.errors import DataProblem, DataValidationError
+from geo.tables import Problems, Row, read_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -132,52 +131,40 @@ def _as_bool(value: Any) -> bool:
 
 
 def read_overrides(path: Path) -> list[CalendarDay]:
-    """Read and validate the overrides CSV; all problems are reported together."""
-    name = path.name
-    if not path.is_file():
-        raise DataValidationError([DataProblem(name, f"calendar overrides file not found at {path}")])
-    problems: list[DataProblem] = []
+    """Read and validate the overrides CSV (through `geo.tables`); all problems are reported together."""
+    rows = read_table(path, (*_OVERRIDE_COLUMNS, "name_en"), optional=("name_en",))
+    problems = Problems(path.name)
     days: list[CalendarDay] = []
     first_row: dict[date, int] = {}
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = [c.strip() for c in reader.fieldnames or []]
-        missing = [c for c in _OVERRIDE_COLUMNS if c not in header]
-        if missing:
-            expected = ",".join(_OVERRIDE_COLUMNS)
-            raise DataValidationError(
-                [DataProblem(name, f"missing column(s) {', '.join(missing)}; expected {expected}", row=1)]
-            )
-        for row_number, raw in enumerate(reader, start=2):
-            row = {(k or "").strip(): v.strip() for k, v in raw.items() if isinstance(v, str)}
-            text = row.get("date", "")
-            row_problems = []
-            day: date | None = None
-            if _ISO_DATE.match(text):
-                try:
-                    day = date.fromisoformat(text)
-                except ValueError as exc:
-                    row_problems.append(f"date {text!r} is not a real date ({exc})")
-            else:
-                row_problems.append(f"date {text!r} is not YYYY-MM-DD")
-            closed = row.get("closed", "").lower()
-            if closed not in ("yes", "no"):
-                row_problems.append(f"closed must be 'yes' or 'no', got {row.get('closed', '')!r}")
-            for column in ("kind", "name"):
-                if not row.get(column):
-                    row_problems.append(f"{column} is empty")
-            if not re.search(r"https?://", row.get("source", "")):
-                row_problems.append("source must give at least one http(s) URL")
-            if day is not None:
-                if day in first_row:
-                    row_problems.append(f"duplicate date {day.isoformat()} (first on row {first_row[day]})")
-                else:
-                    first_row[day] = row_number
-            problems += [DataProblem(name, msg, row=row_number, id=text or None) for msg in row_problems]
-            if not row_problems and day is not None:
-                days.append(
-                    CalendarDay(day, closed == "yes", row["kind"], row["name"], row["source"], row.get("name_en", ""))
-                )
-    if problems:
-        raise DataValidationError(problems)
+    for row in rows:
+        day = _override_day(row, problems)
+        closed = row["closed"].lower()
+        if closed not in ("yes", "no"):
+            problems.add(row, "closed", f"closed must be 'yes' or 'no', got {row['closed']!r}", id=row["date"])
+        for column in ("kind", "name"):
+            if not row[column]:
+                problems.add(row, column, f"{column} is empty", id=row["date"])
+        if not re.search(r"https?://", row["source"]):
+            problems.add(row, "source", "source must give at least one http(s) URL", id=row["date"])
+        if day is not None and day in first_row:
+            message = f"duplicate date {day.isoformat()} (first on row {first_row[day]})"
+            problems.add(row, "date", message, id=row["date"])
+        elif day is not None:
+            first_row[day] = row.number
+        if day is not None and not any(p.row == row.number for p in problems.items):
+            days.append(CalendarDay(day, closed == "yes", row["kind"], row["name"], row["source"], row["name_en"]))
+    problems.raise_if_any()
     return days
+
+
+def _override_day(row: Row, problems: Problems) -> date | None:
+    """The row's date, or None (reported) when it is not a real YYYY-MM-DD date."""
+    text = row["date"]
+    if not _ISO_DATE.match(text):
+        problems.add(row, "date", f"date {text!r} is not YYYY-MM-DD", id=text)
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        problems.add(row, "date", f"date {text!r} is not a real date ({exc})", id=text)
+        return None

@@ -84,7 +84,7 @@ def run(argv: list[str]) -> None:
         procedure, place = labels(response)
         ok_proc += procedure == case["procedure"]
         ok_place += place in case["place"].split("|")
-        n_proc, n_place = _naive(case["query"], asker.catalog, service.backend.index.communes)
+        n_proc, n_place = _naive(case["query"], asker.catalog, service.index.communes)
         naive_proc += n_proc == case["procedure"]
         naive_place += n_place in case["place"].split("|")
         chosen = response["understood"].get("place") or {}

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyproj
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -37,7 +36,7 @@ TARGET_S = 5.0
 
 def _naive_straight(engine, facilities) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     """Per grid point: geodesic distance to every place, keep the minimum; then aggregate with pandas."""
-    geod = pyproj.Geod(ellps="WGS84")
+    from geo.geodesy import GEOD as geod
     d = engine.demand
     flon, flat = facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy()
     best = np.empty(len(d))

@@ -2,6 +2,8 @@
 
 Sections (add new ones below with the same kind of header):
 
+* Core: settings on the data mirror, the built index, the embedded engine, the service and the HTTP
+  client; a folder for files worth looking at.
 * PostGIS: a fresh PostgreSQL 15 + PostGIS 3 database per test run, with a loader and a
   read-only reader role, and a switch that cuts the reader off for fault tests.
 """
@@ -22,6 +24,75 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Upstream files come from the shared mirror beside the project unless GANDAN_DATA_MIRROR says otherwise.
+_DEFAULT_MIRROR = REPO_ROOT.parent / "shared" / "data" / "mirror"
+if "GANDAN_DATA_MIRROR" not in os.environ and _DEFAULT_MIRROR.is_dir():
+    os.environ["GANDAN_DATA_MIRROR"] = str(_DEFAULT_MIRROR)
+
+from geo.settings import Settings, get_settings  # noqa: E402 (after the mirror is set)
+
+get_settings.cache_clear()
+
+
+# =============================================================================================
+# Core
+# =============================================================================================
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """The project's settings, reading upstream files from the mirror."""
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def index(settings: Settings):  # type: ignore[no-untyped-def]
+    """The built index (built once when `make test` has not built it)."""
+    from geo.errors import IndexNotBuilt
+    from geo.index import read_index
+
+    try:
+        return read_index(settings=settings)
+    except IndexNotBuilt:
+        from geo.build import build_index
+
+        return build_index(settings)
+
+
+@pytest.fixture(scope="session")
+def finder(index):  # type: ignore[no-untyped-def]
+    """The embedded engine over the real index."""
+    from geo.finder import Finder
+
+    return Finder(index)
+
+
+@pytest.fixture(scope="session")
+def service(finder, settings: Settings):  # type: ignore[no-untyped-def]
+    """The query service on the embedded engine."""
+    from geo.service import Service
+
+    return Service(finder, settings)
+
+
+@pytest.fixture(scope="session")
+def client(service) -> Iterator:  # type: ignore[no-untyped-def]
+    """FastAPI test client of the app on the real index."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(service)) as test_client:
+        yield test_client
+
+
+@pytest.fixture()
+def output_dir() -> Path:
+    """Where tests leave files worth looking at (screenshots, maps)."""
+    path = REPO_ROOT / "test-output"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 # =============================================================================================

@@ -77,7 +77,7 @@ def test_duplicate_code_is_reported_and_the_first_row_kept(fixture_catalogue) ->
 def test_blank_issuer_is_kept_as_national_with_a_remark(fixture_catalogue) -> None:
     records, report = fixture_catalogue
     assert records["1.013337"].scope == "national"
-    assert [(p.id, p.context["column"]) for p in report.row_problems] == [("1.013337", "Cơ quan ban hành")]
+    assert [(p.id, p.column) for p in report.row_problems] == [("1.013337", "Cơ quan ban hành")]
 
 
 @pytest.mark.parametrize(
@@ -267,7 +267,7 @@ def test_bad_rules_are_reported_with_row_and_column(tmp_path: Path, settings: Se
     path.write_text("\n".join(bad) + "\n", encoding="utf-8")
     with pytest.raises(DataValidationError) as err:
         load_agency_rules(path)
-    found = {(p.row, p.context["column"]) for p in err.value.problems}
+    found = {(p.row, p.column) for p in err.value.problems}
     assert {
         (2, "pattern"),
         (3, "id"),
@@ -310,7 +310,7 @@ def test_disagreements_with_the_authored_rows(fixture_catalogue) -> None:
         ]
     )
     found = authored_disagreements(list(records.values()), authored)
-    assert [(p.row, p.id, p.context["column"]) for p in found] == [
+    assert [(p.row, p.id, p.column) for p in found] == [
         (3, "1.004222", "field"),
         (3, "1.004222", "handled_at"),
         (4, "1.115753", "code"),
@@ -356,5 +356,5 @@ def test_real_rule_coverage(real_catalogue) -> None:
 
 def test_real_authored_rows_mostly_agree(real_catalogue) -> None:
     found = authored_disagreements(list(real_catalogue[0].values()), load_procedures())
-    assert {p.context["column"] for p in found} <= {"handled_at", "level", "name", "field", "code"}
+    assert {p.column for p in found} <= {"handled_at", "level", "name", "field", "code"}
     assert len(found) < 10

@@ -9,9 +9,9 @@ import pytest
 
 import geo.legacy as legacy_module
 from geo.errors import DataValidationError
+from geo.geodesy import HANOI_BBOX
 from geo.legacy import (
     EXPECTED_UNITS,
-    HANOI_BBOX,
     load_legacy_districts,
     load_legacy_units,
 )

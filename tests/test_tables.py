@@ -43,9 +43,9 @@ def test_optional_columns_read_as_empty() -> None:
 def test_header_problems_are_all_listed() -> None:
     found = _problems("code,code,extra\n1,2,3\n")
     assert found == [
-        "t.csv:1: missing column(s) name, source; expected code,name,source",
-        "t.csv:1: unexpected column(s) extra; expected code,name,source",
-        "t.csv:1: repeated column(s) code",
+        "t.csv:1: missing column(s): name, source; expected code,name,source",
+        "t.csv:1: unexpected column(s): extra; expected code,name,source",
+        "t.csv:1: repeated column(s): code",
     ]
 
 
@@ -68,5 +68,5 @@ def test_problems_name_file_row_column_and_id() -> None:
     problems.add(None, None, "3 rows expected")
     with pytest.raises(DataValidationError) as info:
         problems.raise_if_any()
-    assert [str(p) for p in info.value.problems] == ["t.csv:2:source [1]: source is empty", "t.csv: 3 rows expected"]
+    assert [str(p) for p in info.value.problems] == ["t.csv:2 [1] source: source is empty", "t.csv: 3 rows expected"]
     assert info.value.problems[0].column == "source"

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.dependencies import AtParam, ServiceDep, resolve_at
-from app.schemas import Problem
+from app.schemas import K_HELP, MAX_K, Problem
 from geo.ask import MAX_QUERY_CHARS, as_plain, get_asker
 
 __all__ = ["AskResponse", "router"]
@@ -80,7 +80,7 @@ def ask(
     ] = None,
     lon: Annotated[float | None, Query(description="Longitude of the person (WGS 84); give it with lat.")] = None,
     at: AtParam = None,
-    k: Annotated[int, Query(description="How many places (1..10).", ge=1, le=10)] = 3,
+    k: Annotated[int, Query(description=K_HELP, ge=1, le=MAX_K)] = 3,
 ) -> Any:
     """Understand a question (procedure + place), answer with the nearest open places or ask back."""
     asker = get_asker(service)

@@ -35,8 +35,8 @@ from app.dependencies import AtParam, ServiceDep, resolve_at
 from app.responses import GEOJSON, GeoJSONResponse
 from app.schemas import Problem
 from geo.errors import DataProblem, DataValidationError, NotFound
+from geo.modes import TRAVEL_MODES, TravelMode
 from geo.offline import use_local_assets
-from geo.service import MODES
 from geo.simplify import light_geojson
 
 __all__ = ["PAGES_DIR", "PAGES_URL", "STRINGS", "STRINGS_FILE", "install", "load_strings", "router"]
@@ -188,7 +188,7 @@ def render_citizen_map(service: Any, lang: str) -> str:
     config = {
         "lang": lang,
         "strings": {key: text for key, text in strings.items() if not key.startswith("planner_")},
-        "modes": list(MODES),
+        "modes": list(TRAVEL_MODES),
         "k": RESULTS_K,
         "bounds": [[miny, minx], [maxy, maxx]],
         "api": {
@@ -206,7 +206,7 @@ def render_citizen_map(service: Any, lang: str) -> str:
     other_lang = "en" if lang == "vi" else "vi"
     other_href = "/map?lang=en" if other_lang == "en" else "/map"  # Vietnamese is the default
     panel = _templates.get_template("map.html").render(
-        s=strings, lang=lang, modes=MODES, other_lang=other_lang, other_href=other_href
+        s=strings, lang=lang, modes=TRAVEL_MODES, other_lang=other_lang, other_href=other_href
     )
     figure.html.add_child(folium.Element(panel), name="gandan_panel")  # type: ignore[attr-defined]
     figure.header.add_child(  # type: ignore[attr-defined]
@@ -234,7 +234,7 @@ def citizen_map(
     lat: Annotated[float | None, Query(description="Starting point latitude, read by the page's script.")] = None,
     lon: Annotated[float | None, Query(description="Starting point longitude, read by the page's script.")] = None,
     mode: Annotated[
-        Literal["straight", "walk", "motorbike", "car"] | None,
+        TravelMode | None,
         Query(description="Travel mode to preselect, read by the page's script."),
     ] = None,
     at: AtParam = None,

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.routes.pages import STRINGS
 from app.schemas import Problem
 from geo.coverage import DEFAULT_THRESHOLD, CoverageEngine, parse_changes
+from geo.modes import TravelMode
 
 __all__ = ["CoverageOut", "ScenarioIn", "router"]
 
@@ -33,12 +34,11 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 _engine_lock = threading.Lock()
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 
-ModeName = Literal["straight", "walk", "motorbike", "car"]
 ProcedureParam = Annotated[
     str, Query(description="Procedure code (1.001193) or name; diacritics optional.", min_length=1, max_length=200)
 ]
 ModeParam = Annotated[
-    ModeName, Query(description="straight (geodesic metres) or a road-network travel mode (minutes).")
+    TravelMode, Query(description="straight (geodesic metres) or a road-network travel mode (minutes).")
 ]
 ThresholdParam = Annotated[
     float | None,
@@ -78,7 +78,7 @@ class CoverageOut(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     procedure: dict[str, Any]
-    mode: ModeName
+    mode: TravelMode
     threshold: float
     unit: Literal["m", "min"]
     compare: Literal["before_after", "scenario"] | None
@@ -106,7 +106,7 @@ class ScenarioIn(BaseModel):
     """A what-if: today's places for a procedure with some added, moved or closed."""
 
     procedure: str = Field(min_length=1, max_length=200, description="Procedure code or name.")
-    mode: ModeName = "straight"
+    mode: TravelMode = "straight"
     threshold: float | None = Field(default=None, gt=0, description="Metres (straight) or minutes.")
     changes: list[ChangeIn] = Field(max_length=200, description="Applied in order.")
 
@@ -141,8 +141,11 @@ def coverage(
     threshold: ThresholdParam = None,
     compare: CompareParam = None,
 ) -> JSONResponse:
-    """Per commune: share of the population within reach of a place that handles the procedure, mean and
-    90th-percentile cost, the place that serves most of it, and the cost basis; city totals."""
+    """Per-commune coverage of a procedure, with city totals.
+
+    Per commune: share of the population within reach of a place that handles the procedure, mean and
+    90th-percentile cost, the place that serves most of it, and the cost basis.
+    """
     report = engine.run(procedure, mode, _threshold(mode, threshold), compare=compare)
     return JSONResponse(report.to_json())
 

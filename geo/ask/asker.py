@@ -81,15 +81,14 @@ class Asker:
         synonyms: pd.DataFrame | None = None,
     ) -> None:
         self.service = service
-        backend = service.backend
-        self.catalog = backend.index.procedures.reset_index(drop=True)
+        self.catalog = service.index.procedures.reset_index(drop=True)
         records = self.catalog.to_dict("records")
         self._by_code = {str(r["code"]): r for r in records}
         self.gazetteer = gazetteer or _default_gazetteer(service)
         if synonyms is None:
             synonyms = load_procedure_synonyms(codes=list(self._by_code))
         self.procedures = ProcedureMatcher(synonym_phrases(synonyms) + catalog_phrases(records), self._by_code)
-        self.places = PlaceMatcher(self.gazetteer, backend.commune_at)
+        self.places = PlaceMatcher(self.gazetteer, service.commune_at)
 
     # ------------------------------------------------------------------ understanding
     def understand(self, text: str, lon: float | None = None, lat: float | None = None) -> Understanding:
@@ -167,7 +166,7 @@ class Asker:
         if (lon is None) != (lat is None):
             raise InvalidParameter("give both lat and lon, or neither")
         if lon is not None and lat is not None:
-            self.service.backend.check_location(lon, lat)
+            self.service.check_location(lon, lat)
         when = self.visit_time(at)
         understanding = self.understand(q, lon, lat)
         response = self._compose(understanding, when, k)
@@ -201,7 +200,7 @@ class Asker:
         """The catalogue row of ``code`` with ``handled_in_person``."""
         rec = dict(self._by_code[code])
         handled = [h for h in str(rec.get("handled_at") or "").split("|") if h]
-        capable = len(self.service.backend.capable_rows(code)) > 0
+        capable = self.service.handles_in_person(code)
         return {
             "code": code,
             "name": str(rec["name"]),
@@ -267,8 +266,8 @@ def _default_gazetteer(service: Service) -> Gazetteer:
     except GandanError:
         streets = None  # no road data here: street names are not understood, everything else is
     return Gazetteer(
-        service.backend.index,
-        service.backend.commune_at,
+        service.index,
+        service.commune_at,
         load_legacy_districts(),
         aliases=load_place_aliases(),
         streets=streets,

@@ -47,15 +47,15 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
 from geo.ask.understanding import Place
-from geo.boundaries import METRIC_CRS
 from geo.errors import DataProblem, DataValidationError
+from geo.geodesy import METRIC_CRS, TO_METRIC, TO_WGS84
 from geo.index import Index
 from geo.settings import get_settings
+from geo.tables import read_table
 from geo.text import fold, nfc, tone_key
 
 __all__ = [
@@ -126,7 +126,6 @@ _KIND_LABEL = {
     "huyen": "huyện",
     "thi_xa": "thị xã",
 }
-_WGS84 = "EPSG:4326"
 
 
 # --------------------------------------------------------------------------------------------- tokens
@@ -241,15 +240,10 @@ def load_place_aliases(path: Path | None = None) -> pd.DataFrame:
     """
     path = path or get_settings().data_dir / ALIASES_FILE
     label = path.name
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataValidationError([DataProblem(label, f"cannot read: {exc}")]) from exc
-    missing = [c for c in ALIAS_COLUMNS if c not in frame.columns]
-    if missing:
-        raise DataValidationError([DataProblem(label, f"missing column(s): {', '.join(missing)}", row=1)])
+    rows = read_table(path, ALIAS_COLUMNS, label=label)
     problems: list[DataProblem] = []
-    for i, rec in enumerate(frame.to_dict("records"), start=2):
+    for rec in rows:
+        i = rec.number
         names = [n for n in (nfc(x) for x in rec["names"].split("|")) if n]
         who = names[0] if names else None
         if not names:
@@ -264,7 +258,7 @@ def load_place_aliases(path: Path | None = None) -> pd.DataFrame:
                 problems.append(DataProblem(label, f"{column} {value!r} is not 5 digits", row=i, id=who))
     if problems:
         raise DataValidationError(problems)
-    return frame.map(lambda v: nfc(str(v)))
+    return pd.DataFrame([dict(r) for r in rows], columns=list(ALIAS_COLUMNS), dtype=object)
 
 
 # --------------------------------------------------------------------------------------------- gazetteer
@@ -297,8 +291,8 @@ class Gazetteer:
     ) -> None:
         self.index = index
         self.commune_at = commune_at
-        self._to_metric = Transformer.from_crs(_WGS84, METRIC_CRS, always_xy=True)
-        self._to_wgs = Transformer.from_crs(METRIC_CRS, _WGS84, always_xy=True)
+        self._to_metric = TO_METRIC
+        self._to_wgs = TO_WGS84
         self.entries: dict[str, list[PlaceEntry]] = defaultdict(list)
         self.problems: list[DataProblem] = []
         communes = index.communes.reset_index(drop=True)

@@ -128,8 +128,11 @@ class PlaceMatcher:
 
     # ------------------------------------------------------------------ candidates
     def _street_candidates(self, tokens: Sequence[Token], blocked: set[int]) -> tuple[list[_Candidate], list[str]]:
-        """Streets after a house number, ``phố``/``đường`` or ``ngõ N``; and the names after such a cue
-        that are in no street of the road data (to say so)."""
+        """Street candidates of the tokens, and the unknown street names.
+
+        Streets come after a house number, ``phố``/``đường`` or ``ngõ N``; the names after such a cue that
+        are in no street of the road data are returned too (to say so).
+        """
         if not self.gazetteer.has_streets:
             return [], []
         keys = [t.key for t in tokens]
@@ -424,9 +427,12 @@ def _drop_contained(candidates: list[_Candidate]) -> list[_Candidate]:
 
 
 def _prefer_kind(entries: list[PlaceEntry], old: bool, keep_other_names: bool) -> list[PlaceEntry]:
-    """Among entries of one name: ``cũ`` keeps the former units; otherwise the unit in force wins, then
-    a landmark, then former units. With ``keep_other_names``, entries of a different spelling (that
-    only fold alike) are kept for the caller to weigh."""
+    """The entries of one name that the question most likely means.
+
+    ``cũ`` keeps the former units; otherwise the unit in force wins, then a landmark, then former units.
+    With ``keep_other_names``, entries of a different spelling (that only fold alike) are kept for the
+    caller to weigh.
+    """
     groups: dict[str, list[PlaceEntry]] = {}
     for e in entries:
         groups.setdefault(e.tone if keep_other_names else "", []).append(e)

@@ -32,6 +32,7 @@ from geo.ask.gazetteer import Token, name_key, span_text, tokenize
 from geo.ask.understanding import ProcedureGuess
 from geo.errors import DataProblem, DataValidationError
 from geo.settings import get_settings
+from geo.tables import read_table
 from geo.text import nfc
 
 __all__ = [
@@ -81,20 +82,15 @@ def load_procedure_synonyms(path: Path | None = None, codes: Sequence[str] | Non
     """
     path = path or get_settings().data_dir / SYNONYMS_FILE
     label = path.name
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataValidationError([DataProblem(label, f"cannot read: {exc}")]) from exc
-    if list(frame.columns) != list(SYNONYM_COLUMNS):
-        raise DataValidationError([DataProblem(label, f"columns must be {', '.join(SYNONYM_COLUMNS)}", row=1)])
+    rows = read_table(path, SYNONYM_COLUMNS, label=label)
     known = set(codes) if codes is not None else None
     problems: list[DataProblem] = []
     seen: dict[str, int] = {}
-    for i, rec in enumerate(frame.to_dict("records"), start=2):
-        problems.extend(_synonym_problems(rec, i, label, known, seen))
+    for row in rows:
+        problems.extend(_synonym_problems(row, row.number, label, known, seen))
     if problems:
         raise DataValidationError(problems)
-    return frame.map(lambda v: nfc(str(v)))
+    return pd.DataFrame([dict(r) for r in rows], columns=list(SYNONYM_COLUMNS), dtype=object)
 
 
 def _synonym_problems(

@@ -17,14 +17,13 @@ from geo.coverage.costs import (
     BASIS_NETWORK,
     BASIS_STRAIGHT,
     BASIS_STRAIGHT_CIRCUITY,
-    MODES,
     NetworkModel,
     PointCosts,
     nearest_geodesic,
     network_model,
     point_costs,
 )
-from geo.coverage.demand import DEFAULT_GRID_M, Demand, geodesic_m, population_grid, to_metric
+from geo.coverage.demand import DEFAULT_GRID_M, Demand, population_grid
 from geo.coverage.engine import DEFAULT_THRESHOLD, CoverageEngine, CoverageReport, CoverageResult
 from geo.coverage.scenarios import (
     BEFORE_KINDS,
@@ -36,6 +35,7 @@ from geo.coverage.scenarios import (
     read_scenario,
     today_facilities,
 )
+from geo.geodesy import geodesic_m, to_metric
 
 if TYPE_CHECKING:
     from geo.coverage.maps import caption, choropleth, expected_steps, reach_phrase, run_to_files, write_outputs
@@ -49,7 +49,6 @@ __all__ = [
     "BEFORE_KINDS",
     "DEFAULT_GRID_M",
     "DEFAULT_THRESHOLD",
-    "MODES",
     "Change",
     "CoverageEngine",
     "CoverageReport",

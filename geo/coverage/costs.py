@@ -31,14 +31,14 @@ import numpy.typing as npt
 import shapely
 from scipy.spatial import cKDTree
 
-from geo.coverage.demand import F64, I64, Demand, geodesic_m, to_metric
+from geo.coverage.demand import F64, I64, Demand
+from geo.geodesy import GEODESIC_OVER_PROJECTED_MIN, geodesic_m, to_metric
 
 __all__ = [
     "BASIS_MIXED",
     "BASIS_NETWORK",
     "BASIS_STRAIGHT",
     "BASIS_STRAIGHT_CIRCUITY",
-    "MODES",
     "NetworkModel",
     "PointCosts",
     "nearest_geodesic",
@@ -46,13 +46,10 @@ __all__ = [
     "point_costs",
 ]
 
-MODES: tuple[str, ...] = ("straight", "walk", "motorbike", "car")
 BASIS_STRAIGHT = "straight_line"
 BASIS_NETWORK = "network"
 BASIS_STRAIGHT_CIRCUITY = "straight_line×circuity"
 BASIS_MIXED = "mixed"
-# Geodesic / UTM-48N distance >= 1/0.99973 inside Hanoi; 0.999 leaves margin (see geo.finder).
-_GEODESIC_OVER_PROJECTED_MIN = 0.999
 
 
 def nearest_geodesic(
@@ -86,7 +83,7 @@ def nearest_geodesic(
         dist[todo], idx[todo] = geo[rows, best], pos[rows, best]
         if k == m:
             break
-        todo = todo[geo[rows, best] >= proj[:, -1] * _GEODESIC_OVER_PROJECTED_MIN]
+        todo = todo[geo[rows, best] >= proj[:, -1] * GEODESIC_OVER_PROJECTED_MIN]
         k = min(m, k * 4)
     return dist, idx
 

@@ -16,50 +16,22 @@ candidate grid). The lon/lat <-> metric helpers live here because the grid is wh
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import pyproj
 import shapely
 
-from geo.boundaries import METRIC_CRS, WGS84
 from geo.errors import InvalidParameter
+from geo.geodesy import METRIC_CRS, TO_WGS84
 
-__all__ = ["DEFAULT_GRID_M", "F64", "I64", "Demand", "geodesic_m", "population_grid", "to_metric"]
+__all__ = ["DEFAULT_GRID_M", "F64", "I64", "Demand", "population_grid"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 DEFAULT_GRID_M = 250.0
-_GEOD = pyproj.Geod(ellps="WGS84")
-_local = threading.local()
-
-
-def _transformers() -> tuple[pyproj.Transformer, pyproj.Transformer]:
-    """Per-thread (lon/lat → metric, metric → lon/lat) transformers (pyproj objects are not thread-safe)."""
-    pair = getattr(_local, "pair", None)
-    if pair is None:
-        pair = (
-            pyproj.Transformer.from_crs(WGS84, METRIC_CRS, always_xy=True),
-            pyproj.Transformer.from_crs(METRIC_CRS, WGS84, always_xy=True),
-        )
-        _local.pair = pair
-    return pair
-
-
-def to_metric(lon: npt.ArrayLike, lat: npt.ArrayLike) -> F64:
-    """(n, 2) EPSG:32648 coordinates of lon/lat points."""
-    x, y = _transformers()[0].transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-    return np.column_stack([np.atleast_1d(x), np.atleast_1d(y)])
-
-
-def geodesic_m(lon1: npt.ArrayLike, lat1: npt.ArrayLike, lon2: npt.ArrayLike, lat2: npt.ArrayLike) -> F64:
-    """Element-wise geodesic (WGS 84) distance in metres."""
-    _, _, dist = _GEOD.inv(lon1, lat1, lon2, lat2)
-    return np.atleast_1d(np.asarray(dist, dtype=float))
 
 
 
@@ -122,5 +94,5 @@ def population_grid(communes: gpd.GeoDataFrame, spacing_m: float = DEFAULT_GRID_
     counts = np.bincount(commune, minlength=len(metric))
     population = pd.to_numeric(communes["population"], errors="coerce").fillna(0).to_numpy(dtype=float)
     weight = population[commune] / counts[commune]
-    lon, lat = _transformers()[1].transform(x, y)
+    lon, lat = TO_WGS84.transform(x, y)
     return Demand(x, y, np.asarray(lon), np.asarray(lat), weight, commune, float(spacing_m))

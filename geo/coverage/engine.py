@@ -33,13 +33,11 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from geo.boundaries import WGS84
 from geo.coverage.costs import (
     BASIS_MIXED,
     BASIS_NETWORK,
     BASIS_STRAIGHT,
     BASIS_STRAIGHT_CIRCUITY,
-    MODES,
     NetworkModel,
     PointCosts,
     network_model,
@@ -48,7 +46,9 @@ from geo.coverage.costs import (
 from geo.coverage.demand import DEFAULT_GRID_M, F64, I64, Demand, population_grid
 from geo.coverage.scenarios import Change, apply_changes, before_facilities, facilities_frame, today_facilities
 from geo.errors import InvalidParameter
+from geo.geodesy import WGS84
 from geo.index import Index
+from geo.modes import TRAVEL_MODES
 from geo.registry import find_procedure
 
 __all__ = [
@@ -288,8 +288,8 @@ class CoverageEngine:
     @staticmethod
     def check(mode: str, threshold: float) -> str:
         """Validate mode and threshold; return the unit (``m`` for straight, ``min`` otherwise)."""
-        if mode not in MODES:
-            raise InvalidParameter(f"mode={mode!r} is not one of {', '.join(MODES)}")
+        if mode not in TRAVEL_MODES:
+            raise InvalidParameter(f"mode={mode!r} is not one of {', '.join(TRAVEL_MODES)}")
         unit = "m" if mode == "straight" else "min"
         low, high = THRESHOLD_RANGE[unit]
         if not (np.isfinite(threshold) and low <= threshold <= high):

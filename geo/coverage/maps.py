@@ -19,11 +19,12 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from geo.boundaries import METRIC_CRS, WGS84, boundary_set_spec
+from geo.boundaries import boundary_set_spec
 from geo.coverage.demand import DEFAULT_GRID_M, Demand
 from geo.coverage.engine import CoverageEngine, CoverageReport, CoverageResult
 from geo.coverage.scenarios import read_scenario
 from geo.errors import InvalidParameter
+from geo.geodesy import METRIC_CRS, WGS84
 from geo.index import Index
 from geo.settings import Settings
 
@@ -95,8 +96,11 @@ def _places_layer(facilities: gpd.GeoDataFrame, result: CoverageResult, demand: 
 
 
 def write_geopackage(report: CoverageReport, path: str | Path, demand: Demand | None = None) -> Path:
-    """A GeoPackage for QGIS: ``communes`` (polygons + measures), ``places`` and, when present,
-    ``places_before``, ``new_sites`` and ``changes`` (all EPSG:4326)."""
+    """Write a GeoPackage for QGIS.
+
+    Layers: ``communes`` (polygons + measures), ``places`` and, when present, ``places_before``,
+    ``new_sites`` and ``changes`` (all EPSG:4326).
+    """
     path = Path(path)
     path.unlink(missing_ok=True)
     frame = report.frame()

@@ -23,8 +23,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from geo.boundaries import WGS84
 from geo.errors import DataProblem, DataValidationError, OutsideServiceArea
+from geo.geodesy import WGS84
 from geo.index import Index
 from geo.registry import find_procedure
 

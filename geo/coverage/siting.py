@@ -41,11 +41,11 @@ import shapely
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from geo.boundaries import METRIC_CRS, WGS84
-from geo.coverage.demand import geodesic_m, population_grid, to_metric
+from geo.coverage.demand import population_grid
 from geo.coverage.engine import CoverageEngine
 from geo.coverage.scenarios import facilities_frame, today_facilities
 from geo.errors import GandanError, InvalidParameter
+from geo.geodesy import METRIC_CRS, WGS84, geodesic_m, to_metric
 
 __all__ = [
     "CANDIDATE_SOURCES",

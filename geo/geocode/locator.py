@@ -58,16 +58,15 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
 from rapidfuzz import fuzz, process
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
-from geo.boundaries import METRIC_CRS, WGS84
 from geo.errors import DataProblem, DataValidationError, NotFound
 from geo.geocode.address import ParsedAddress, parse_address
 from geo.geocode.csv_patch import LOCATION_COLUMNS, cell_text, write_locations
+from geo.geodesy import METRIC_CRS, TO_METRIC, TO_WGS84, WGS84
 from geo.settings import Settings, get_settings
 from geo.streets import (
     COVERAGE_ATTR,
@@ -217,8 +216,8 @@ class _Locator:
                 if each:
                     self._key_rows.setdefault(street_key(each), []).append(row)
         self._keys = sorted(self._key_rows)
-        self._to_metric = Transformer.from_crs(WGS84, METRIC_CRS, always_xy=True)
-        self._to_wgs84 = Transformer.from_crs(METRIC_CRS, WGS84, always_xy=True)
+        self._to_metric = TO_METRIC
+        self._to_wgs84 = TO_WGS84
         self._legacy: list[dict[str, Any]] = []
         if self.legacy_units is not None:
             legacy = _as_wgs84(self.legacy_units, "legacy units", ("code", "name", "geometry"))

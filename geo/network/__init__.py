@@ -60,19 +60,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from geo.modes import ROAD_MODES
 from geo.network.common import FORMAT_VERSION, METRIC_CRS, OSM_ATTRIBUTION
-from geo.network.road import (
-    DEFAULT_CACHE_SIZE,
-    DEFAULT_MAX_SNAP_M,
-    Candidate,
-    Link,
-    NetworkAnswer,
-    NetworkResult,
-    RoadNetwork,
-    Snap,
-    load_network,
-)
-from geo.network.rules import DEFAULT_SPEEDS_PATH, MODES, ModeRules, SpeedTable, edge_rule, load_speeds
+from geo.network.results import Candidate, Link, NetworkAnswer, NetworkResult, Snap
+from geo.network.road import DEFAULT_CACHE_SIZE, DEFAULT_MAX_SNAP_M, RoadNetwork, load_network
+from geo.network.rules import DEFAULT_SPEEDS_PATH, ModeRules, SpeedTable, edge_rule, load_speeds
 
 if TYPE_CHECKING:
     from geo.network.arrays import graph_arrays
@@ -92,8 +84,8 @@ __all__ = [
     "DEFAULT_SPEEDS_PATH",
     "FORMAT_VERSION",
     "METRIC_CRS",
-    "MODES",
     "OSM_ATTRIBUTION",
+    "ROAD_MODES",
     "Candidate",
     "Link",
     "ModeRules",

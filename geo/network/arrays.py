@@ -6,9 +6,9 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
-import pyproj
 
-from geo.network.common import FORMAT_VERSION, METRIC_CRS
+from geo.geodesy import TO_METRIC
+from geo.network.common import FORMAT_VERSION
 
 __all__ = ["graph_arrays"]
 
@@ -28,8 +28,7 @@ def graph_arrays(G: nx.MultiDiGraph) -> dict[str, np.ndarray]:
     nodes = list(G.nodes)
     index = {node: i for i, node in enumerate(nodes)}
     lonlat = np.array([(G.nodes[n]["x"], G.nodes[n]["y"]) for n in nodes], dtype=np.float64)
-    to_metric = pyproj.Transformer.from_crs("EPSG:4326", METRIC_CRS, always_xy=True)
-    mx, my = to_metric.transform(lonlat[:, 0], lonlat[:, 1])
+    mx, my = TO_METRIC.transform(lonlat[:, 0], lonlat[:, 1])
     node_xy = np.column_stack([mx, my])
 
     edges = list(G.edges(data=True))
@@ -50,7 +49,7 @@ def graph_arrays(G: nx.MultiDiGraph) -> dict[str, np.ndarray]:
         parts.append(np.asarray(geom.coords, dtype=np.float64) if geom is not None else lonlat[[a, b]])
     counts = np.array([len(p) for p in parts], dtype=np.int64)
     flat = np.concatenate(parts) if parts else np.empty((0, 2))
-    gx, gy = to_metric.transform(flat[:, 0], flat[:, 1])
+    gx, gy = TO_METRIC.transform(flat[:, 0], flat[:, 1])
     flat_xy = np.column_stack([gx, gy])
     starts = np.concatenate([[0], np.cumsum(counts)])
 

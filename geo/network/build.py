@@ -26,9 +26,10 @@ import numpy as np
 import osmnx as ox
 
 from geo.errors import DataProblem, DataValidationError, InvalidParameter, SourceUnavailable
+from geo.modes import ROAD_MODES
 from geo.network.arrays import graph_arrays
 from geo.network.common import FORMAT_VERSION, METRIC_CRS, OSM_ATTRIBUTION
-from geo.network.rules import MODES, OSMNX_REVERSED_VALUES, ModeRules, SpeedTable, edge_rule, load_speeds, way_tags
+from geo.network.rules import OSMNX_REVERSED_VALUES, ModeRules, SpeedTable, edge_rule, load_speeds, way_tags
 from geo.settings import get_settings
 from geo.sources import sha256_of
 
@@ -195,15 +196,15 @@ def mode_graph(raw: nx.MultiDiGraph, rules: ModeRules) -> nx.MultiDiGraph:
 def build_mode_graphs(
     raw: nx.MultiDiGraph,
     speeds: SpeedTable | None = None,
-    modes: Sequence[str] = MODES,
+    modes: Sequence[str] = ROAD_MODES,
     progress: Progress | None = None,
 ) -> dict[str, nx.MultiDiGraph]:
     """Return `mode_graph` for each mode."""
     speeds = speeds or load_speeds()
     graphs = {}
     for mode in modes:
-        if mode not in MODES:
-            raise InvalidParameter(f"mode={mode!r} is not one of {', '.join(MODES)}")
+        if mode not in ROAD_MODES:
+            raise InvalidParameter(f"mode={mode!r} is not one of {', '.join(ROAD_MODES)}")
         if progress:
             progress(f"{mode} graph")
         graphs[mode] = mode_graph(raw, speeds[mode])
@@ -326,7 +327,7 @@ def build_graphs(
     osm_paths: Sequence[str | Path],
     out_dir: str | Path | None = None,
     speeds_path: str | Path | None = None,
-    modes: Sequence[str] = MODES,
+    modes: Sequence[str] = ROAD_MODES,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Build the graphs of ``modes`` offline from OSM XML files and write the artifacts.
@@ -364,7 +365,7 @@ def build_from_place(
     place: str | dict[str, str],
     out_dir: str | Path | None = None,
     speeds_path: str | Path | None = None,
-    modes: Sequence[str] = MODES,
+    modes: Sequence[str] = ROAD_MODES,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Build the graphs of ``modes`` from Overpass for a place (needs internet) and write the artifacts.

@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pyproj
 import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from geo.errors import IndexNotBuilt, InvalidParameter
-from geo.network.common import FORMAT_VERSION, METRIC_CRS
-from geo.network.rules import MODES
+from geo.geodesy import TO_METRIC, TO_WGS84
+from geo.modes import ROAD_MODES
+from geo.network.common import FORMAT_VERSION
+from geo.network.results import Candidate, Link, NetworkAnswer, NetworkResult, Snap
 from geo.settings import get_settings
 
 if TYPE_CHECKING:
@@ -31,12 +32,7 @@ __all__ = [
     "VIA_AT_NODE",
     "VIA_BACKWARD",
     "VIA_FORWARD",
-    "Candidate",
-    "Link",
-    "NetworkAnswer",
-    "NetworkResult",
     "RoadNetwork",
-    "Snap",
     "load_network",
 ]
 
@@ -50,84 +46,6 @@ _AT_NODE_M = 0.01  # a snap within 1 cm of a segment end is on that node (absorb
 F64 = npt.NDArray[np.float64]
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
-_local = threading.local()
-
-
-def _transformers() -> tuple[pyproj.Transformer, pyproj.Transformer]:
-    """Per-thread (to metric, to lon/lat) transformers: pyproj objects are not shared across threads."""
-    pair = getattr(_local, "pair", None)
-    if pair is None:
-        pair = (
-            pyproj.Transformer.from_crs("EPSG:4326", METRIC_CRS, always_xy=True),
-            pyproj.Transformer.from_crs(METRIC_CRS, "EPSG:4326", always_xy=True),
-        )
-        _local.pair = pair
-    return pair
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A place that may be the answer: a service point that handles the procedure (and is open)."""
-
-    id: str
-    lon: float
-    lat: float
-
-
-@dataclass(frozen=True)
-class Link:
-    """How a snapped point connects to a graph node: cost of the partial edge and which way it runs."""
-
-    node: int
-    time_s: float
-    length_m: float
-    via: int
-
-
-@dataclass(frozen=True)
-class Snap:
-    """A point projected on the nearest segment the mode can use.
-
-    ``fraction`` is the position along the segment's forward edge (0 at its ``u`` node, 1 at ``v``).
-    ``exits`` are the nodes reachable from the point and ``entries`` the nodes from which the point
-    is reached, each with the proportional share of the edge's travel time and length; a one-way
-    segment offers one exit and one entry.
-    """
-
-    segment: int
-    fraction: float
-    distance_m: float
-    lon: float
-    lat: float
-    x: float
-    y: float
-    exits: tuple[Link, ...]
-    entries: tuple[Link, ...]
-
-
-@dataclass(frozen=True)
-class NetworkResult:
-    """One office reached over the road network from the origin."""
-
-    id: str
-    travel_time_s: float
-    distance_m: float
-    route: list[tuple[float, float]] | None = None
-    snap_m: float = 0.0
-
-
-class NetworkAnswer(list[NetworkResult]):
-    """The results of `RoadNetwork.nearest`, best first, with what the caller must know about them.
-
-    ``origin`` is the origin's snap. ``off_graph_ids`` lists the candidates farther than the maximum
-    snap distance from any segment of the mode: they are absent from the results, so the caller must
-    rank them by straight line or drop them, never mix them in silently.
-    """
-
-    def __init__(self, results: Sequence[NetworkResult], origin: Snap, off_graph_ids: tuple[str, ...]) -> None:
-        super().__init__(results)
-        self.origin = origin
-        self.off_graph_ids = off_graph_ids
 
 
 @dataclass(frozen=True)
@@ -369,7 +287,7 @@ class RoadNetwork:
         frac = np.clip(frac, 0.0, 1.0)
         frac = np.where(along <= _AT_NODE_M, 0.0, np.where(total - along <= _AT_NODE_M, 1.0, frac))
         snapped = shapely.get_coordinates(shapely.line_interpolate_point(lines, frac, normalized=True))
-        lon, lat = _transformers()[1].transform(snapped[:, 0], snapped[:, 1])
+        lon, lat = TO_WGS84.transform(snapped[:, 0], snapped[:, 1])
         for j, q in enumerate(qi.tolist()):
             seg = int(ti[j])
             exits, entries = self._links(seg, float(frac[j]))
@@ -389,12 +307,12 @@ class RoadNetwork:
             None when no usable segment lies within ``max_snap_m``: the point is off the graph and
             the caller must fall back to straight-line distance (``cost_basis="straight_line"``).
         """
-        x, y = _transformers()[0].transform(lon, lat)
+        x, y = TO_METRIC.transform(lon, lat)
         return self._snap_xy(np.array([x]), np.array([y]))[0]
 
     def snap_many(self, lons: Sequence[float] | F64, lats: Sequence[float] | F64) -> list[Snap | None]:
         """`snap` for many points in one vectorised call."""
-        xs, ys = _transformers()[0].transform(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
+        xs, ys = TO_METRIC.transform(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
         return self._snap_xy(np.atleast_1d(xs), np.atleast_1d(ys))
 
     # ------------------------------------------------------------------ graphs with virtual sources
@@ -699,7 +617,7 @@ class RoadNetwork:
         keep = np.ones(len(xy), dtype=bool)
         keep[1:] = np.any(np.abs(np.diff(xy, axis=0)) > 1e-6, axis=1)
         xy = xy[keep]
-        lon, lat = _transformers()[1].transform(xy[:, 0], xy[:, 1])
+        lon, lat = TO_WGS84.transform(xy[:, 0], xy[:, 1])
         coords = [(float(start[0]), float(start[1]))]
         coords += [(float(a), float(b)) for a, b in zip(lon, lat, strict=True)]
         coords.append((float(cand.lon), float(cand.lat)))
@@ -791,8 +709,8 @@ def load_network(
     IndexNotBuilt
         The artifact is missing or of another format version: run ``gandan network build``.
     """
-    if mode not in MODES:
-        raise InvalidParameter(f"mode={mode!r} is not one of {', '.join(MODES)}")
+    if mode not in ROAD_MODES:
+        raise InvalidParameter(f"mode={mode!r} is not one of {', '.join(ROAD_MODES)}")
     folder = Path(net_dir) if net_dir is not None else get_settings().network_dir
     path = folder / f"{mode}.npz"
     if not path.is_file():

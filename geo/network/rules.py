@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from geo.errors import DataProblem, DataValidationError
+from geo.modes import ROAD_MODES
 from geo.settings import PROJECT_ROOT
 
 __all__ = [
     "ALLOW_VALUES",
     "DEFAULT_SPEEDS_PATH",
     "DENY_VALUES",
-    "MODES",
     "NON_ROUTABLE",
     "ModeRules",
     "SpeedTable",
@@ -30,7 +30,6 @@ __all__ = [
     "way_tags",
 ]
 
-MODES: tuple[str, ...] = ("walk", "motorbike", "car")
 DEFAULT_SPEEDS_PATH = PROJECT_ROOT / "data" / "network_speeds.toml"
 
 # Values of the access keys (https://wiki.openstreetmap.org/wiki/Key:access). Anything else (lane
@@ -143,9 +142,9 @@ def load_speeds(path: str | Path | None = None) -> SpeedTable:
         raise DataValidationError([DataProblem(where, f"cannot read speeds file: {exc}")]) from exc
     problems: list[DataProblem] = []
     modes: dict[str, ModeRules] = {}
-    for extra in sorted(set(raw) - set(MODES)):
-        problems.append(DataProblem(where, f"unknown table [{extra}] (modes are {', '.join(MODES)})"))
-    for mode in MODES:
+    for extra in sorted(set(raw) - set(ROAD_MODES)):
+        problems.append(DataProblem(where, f"unknown table [{extra}] (modes are {', '.join(ROAD_MODES)})"))
+    for mode in ROAD_MODES:
         table = raw.get(mode)
         if not isinstance(table, dict):
             problems.append(DataProblem(where, f"missing table [{mode}]"))
@@ -257,7 +256,22 @@ def edge_rule(
     highway = _norm(tags.get("highway"))
     if not highway or highway in NON_ROUTABLE:
         return None
-    explicit = False
+    explicit = _explicit_access(tags, rules)
+    if explicit is None or (rules.motorroad_excluded and _norm(tags.get("motorroad")) == "yes"):
+        return None
+    kmh = _speed_kmh(tags, highway, rules, explicit)
+    if kmh is None:
+        return None
+    along, against = _direction(tags, rules)
+    if stored_reversed:
+        along, against = against, along
+    if not (along or against):
+        return None
+    return kmh, along, against
+
+
+def _explicit_access(tags: Mapping[str, Any], rules: ModeRules) -> bool | None:
+    """None when an access tag denies the mode; else whether a tag naming the mode explicitly allows it."""
     for key in rules.access_keys:
         value = _norm(tags.get(key))
         if value is None:
@@ -266,10 +280,12 @@ def edge_rule(
             return None
         if value in ALLOW_VALUES:
             # Only a key naming the mode (or its vehicle class) can open a class the mode does not use.
-            explicit = key != "access"
-            break
-    if rules.motorroad_excluded and _norm(tags.get("motorroad")) == "yes":
-        return None
+            return key != "access"
+    return False
+
+
+def _speed_kmh(tags: Mapping[str, Any], highway: str, rules: ModeRules, explicit: bool) -> float | None:
+    """The mode's speed on the way (capped by maxspeed when the mode respects it), or None if unusable."""
     kmh = rules.highway_kmh.get(highway, 0.0)
     service = _norm(tags.get("service"))
     if highway == "service" and service is not None and service in rules.service_kmh:
@@ -286,9 +302,4 @@ def edge_rule(
         cap = _maxspeed_kmh(tags.get("maxspeed"))
         if cap is not None:
             kmh = min(kmh, cap)
-    along, against = _direction(tags, rules)
-    if stored_reversed:
-        along, against = against, along
-    if not (along or against):
-        return None
-    return kmh, along, against
+    return kmh

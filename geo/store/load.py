@@ -85,8 +85,10 @@ def unavailable(exc: BaseException) -> BackendUnavailable:
 
 @contextmanager
 def _one_shot_engine(url: str | URL, failure: str) -> Iterator[Engine]:
-    """An unpooled engine on ``url``, disposed at the end; a database error becomes `BackendUnavailable`
-    saying ``failure: <reason>``."""
+    """An unpooled engine on ``url``, disposed at the end.
+
+    A database error becomes `BackendUnavailable` saying ``failure: <reason>``.
+    """
     engine = sa.create_engine(engine_url(url), poolclass=NullPool)
     try:
         yield engine
@@ -323,6 +325,7 @@ def _read_layer(conn: Connection, layer: Layer, boundary_set: str, layout: dict[
 
 
 def read_index_on(conn: Connection, boundary_set: str | None) -> tuple[Index, uuid.UUID]:
+    """Read the loaded index of ``boundary_set`` (None: the default) and the id of its load."""
     head = _resolve_boundary_set(conn, boundary_set)
     layers = {layer.name: _read_layer(conn, layer, head.id, head.layout[layer.name]) for layer in LAYERS}
     manifest = dict(head.manifest)

@@ -24,7 +24,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from geo.boundaries import METRIC_CRS
+from geo.geodesy import METRIC_CRS
 
 __all__ = [
     "LAYERS",
@@ -260,6 +260,7 @@ class Layer:
 
     @property
     def table(self) -> sa.Table:
+        """The layer's SQLAlchemy table."""
         return self.model.__table__  # type: ignore[return-value]
 
     @property

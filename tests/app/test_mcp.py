@@ -15,7 +15,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from app.mcp import TOOLS, build_server
-from geo.settings import PROJECT_ROOT
+from geo.settings import PROJECT_ROOT, get_settings
 
 AT = "2026-03-02T09:30:00+07:00"
 
@@ -52,7 +52,7 @@ def test_tools_are_listed_with_typed_described_inputs(mcp_server) -> None:  # ty
         assert tool.annotations is not None and tool.annotations.read_only_hint
     nearest = tools["find_nearest_service_point"].input_schema
     assert nearest["required"] == ["procedure"]
-    assert nearest["properties"]["k"]["maximum"] == 10
+    assert nearest["properties"]["k"]["maximum"] == get_settings().max_k  # one k limit, from settings
 
 
 def test_every_tool_answers(mcp_server) -> None:  # type: ignore[no-untyped-def]

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geo.errors import DataValidationError, IndexNotBuilt, InvalidParameter, SourceUnavailable
+from geo.modes import ROAD_MODES
 from geo.network import (
-    MODES,
     OSM_ATTRIBUTION,
     Candidate,
     RoadNetwork,
@@ -41,7 +41,7 @@ from geo.sources import load_sources, paths_of_group, sha256_of
 
 pytestmark = pytest.mark.xdist_group("network")  # one worker builds the real graph once
 
-FIXTURES = Path(__file__).parent / "fixtures" / "network"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "network"
 TO_METRIC = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32648", always_xy=True)
 A, B, C, D = (105.800, 21.030), (105.802, 21.030), (105.802, 21.032), (105.800, 21.032)  # oneway.osm
 
@@ -150,7 +150,7 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     source = {"kind": "osm-xml", "files": [{"name": p.name, "sha256": sha256_of(p)}
                                            for p in paths]}
     manifest = write_network(graphs, out, source, speeds)
-    nets = {mode: load_network(mode, out) for mode in MODES}
+    nets = {mode: load_network(mode, out) for mode in ROAD_MODES}
     return {"paths": paths, "dir": out, "graphs": graphs, "nets": nets, "manifest": manifest}
 
 
@@ -165,7 +165,7 @@ def test_manifest_and_artifacts(real: dict[str, Any]) -> None:
               if s.group == "osm-central-hanoi"}
     assert {f["name"]: f["sha256"] for f in manifest["source"]["files"]} == pinned
     assert manifest["attribution"] == OSM_ATTRIBUTION
-    for mode in MODES:
+    for mode in ROAD_MODES:
         net = real["nets"][mode]
         assert manifest["modes"][mode]["nodes"] == net.n_nodes == len(real["graphs"][mode])
         assert manifest["modes"][mode]["edges"] == net.n_edges == real["graphs"][mode].number_of_edges()
@@ -178,7 +178,7 @@ def test_manifest_and_artifacts(real: dict[str, Any]) -> None:
     assert "footway" not in manifest["modes"]["car"]["highway_classes"]
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", ROAD_MODES)
 def test_node_to_node_equals_networkx(real: dict[str, Any], mode: str) -> None:
     net, G = real["nets"][mode], real["graphs"][mode]
     rng = np.random.default_rng(7)
@@ -212,7 +212,7 @@ def test_costs_from_sources_equal_networkx_multi_source(real: dict[str, Any], mo
         assert cost[i] == 0 and source[i] == j
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", ROAD_MODES)
 def test_nearest_and_k_match_brute_force(real: dict[str, Any], mode: str) -> None:
     net, G = real["nets"][mode], real["graphs"][mode]
     rng = np.random.default_rng({"walk": 11, "motorbike": 12, "car": 13}[mode])
@@ -257,7 +257,7 @@ def test_routes_follow_the_graph(real: dict[str, Any], mode: str) -> None:
             assert route_length_m(r.route) == pytest.approx(r.distance_m, rel=5e-3, abs=0.05)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", ROAD_MODES)
 def test_snap_is_the_nearest_usable_segment(real: dict[str, Any], mode: str) -> None:
     net = real["nets"][mode]
     rng = np.random.default_rng(9)
@@ -277,7 +277,7 @@ def test_snap_is_the_nearest_usable_segment(real: dict[str, Any], mode: str) -> 
 
 
 def test_circuity_is_plausible(real: dict[str, Any]) -> None:
-    for mode in MODES:
+    for mode in ROAD_MODES:
         value = real["nets"][mode].circuity()
         assert 1.05 < value < 2.5, (mode, value)
     assert real["nets"]["walk"].circuity() < real["nets"]["car"].circuity()  # cars obey one-way streets
@@ -429,7 +429,7 @@ GRID_LON, GRID_LAT = (105.8095, 105.8143), (21.0395, 21.0440)
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    mode=st.sampled_from(MODES),
+    mode=st.sampled_from(ROAD_MODES),
     origin=st.tuples(st.floats(*GRID_LON), st.floats(*GRID_LAT)),
     places=st.lists(st.tuples(st.floats(*GRID_LON), st.floats(*GRID_LAT)), min_size=1, max_size=6),
     k=st.integers(1, 4),
