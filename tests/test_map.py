@@ -19,10 +19,13 @@ from folium.plugins import Fullscreen
 from shapely.geometry import shape
 
 from app.assets import (
+    REDOC_JS,
     STAMP_NAME,
     VENDOR_DIR,
     VENDOR_URL,
+    Copy,
     WebAssetsError,
+    _replaced,
     install_web_assets,
     require_web_assets,
     web_assets_installed,
@@ -333,3 +336,15 @@ def test_missing_assets_are_reported(tmp_path: Path) -> None:
     with pytest.raises(WebAssetsError, match="make web-assets"):
         require_web_assets(tmp_path / "vendor")
     assert WebAssetsError.status == 503  # /map answers "not installed yet", not a crash
+
+
+def test_vendored_redoc_asks_nothing_from_its_cdn() -> None:
+    # ReDoc's bundle names a logo on Redocly's CDN; the installer points it at nothing.
+    assert "cdn.redoc.ly" not in (VENDOR_DIR / REDOC_JS).read_text(encoding="utf-8")
+
+
+def test_an_edit_that_no_longer_applies_fails_the_install() -> None:
+    item = Copy("redoc", "bundles/x.js", "redoc/x.js", replace=(("https://cdn.example/logo.svg", "data:,"),))
+    assert _replaced("a https://cdn.example/logo.svg b", item) == "a data:, b"
+    with pytest.raises(WebAssetsError, match="no longer contains"):
+        _replaced("an upgraded bundle", item)
