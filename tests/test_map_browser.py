@@ -369,3 +369,123 @@ def test_route_drawn_for_a_network_mode(browser: Browser, base_url: str, service
         watch.assert_clean()
     finally:
         context.close()
+
+
+# ------------------------------------------------------------------------------ the first tap
+def _office_near(page: Page, lat: float, lon: float) -> dict[str, Any]:
+    """The office dot drawn nearest (lat, lon): its screen position, place and popup name, and how
+    many dots lie within 40 px of it."""
+    return page.evaluate(  # type: ignore[no-any-return]
+        f"""() => {{
+        const map = window.gandanMap.map;
+        const box = map.getContainer().getBoundingClientRect();
+        const target = map.latLngToContainerPoint([{lat}, {lon}]);
+        const dots = [];
+        map.eachLayer((layer) => {{
+            if (layer instanceof L.CircleMarker && /gandan-point/.test(layer.options.className || "")) {{
+                dots.push(layer);
+            }}
+        }});
+        let best = null;
+        for (const layer of dots) {{
+            const p = map.latLngToContainerPoint(layer.getLatLng());
+            if (!best || p.distanceTo(target) < best.p.distanceTo(target)) best = {{layer, p}};
+        }}
+        const near = dots.filter((l) => map.latLngToContainerPoint(l.getLatLng()).distanceTo(best.p) < 40).length;
+        const x = box.left + best.p.x, y = box.top + best.p.y;
+        // Is the dot drawn under that pixel (what a tap there would have hit before)?
+        const drawn = [...document.querySelectorAll("path.gandan-point")].some((el) => {{
+            const r = el.getBoundingClientRect();
+            return r.left <= x && x <= r.right && r.top <= y && y <= r.bottom;
+        }});
+        const html = document.createElement("div");
+        html.innerHTML = best.layer.getPopup().getContent();
+        return {{x, y, lat: best.layer.getLatLng().lat, lon: best.layer.getLatLng().lng, near, drawn,
+                 name: html.querySelector(".gandan-name").textContent}};
+    }}"""
+    )
+
+
+def _set_view(page: Page, lat: float, lon: float, zoom: int) -> None:
+    page.evaluate(f"() => {{ window.gandanMap.map.setView([{lat}, {lon}], {zoom}, {{animate: false}}); }}")
+
+
+def _tap(page: Page, device: str, x: float, y: float) -> None:
+    if device == "phone":
+        page.touchscreen.tap(x, y)
+    else:
+        page.mouse.click(x, y)
+
+
+def _origin(page: Page) -> tuple[float, float] | None:
+    query = dict(part.split("=", 1) for part in urlsplit(page.url).query.split("&") if "=" in part)
+    return (float(query["lat"]), float(query["lon"])) if "lat" in query else None
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_first_tap_on_the_crowded_centre_sets_the_starting_point(  # type: ignore[no-untyped-def]
+    browser: Browser, base_url: str, settings, output_dir: Path, device: str
+) -> None:
+    """At the opening view the dots cover central Hanoi: a tap there sets the starting point, no popup."""
+    device_args = PHONE if device == "phone" else DESKTOP
+    context, page, watch = _open(browser, settings, f"{base_url}/map?at={AT_Q}", **device_args)
+    try:
+        assert page.evaluate("() => window.gandanMap.map.getZoom()") <= 11  # the whole city
+        _choose_procedure(page, "khai sinh", "1.001193")
+        page.wait_for_function("document.body.dataset.points !== '134'")
+        assert page.evaluate("document.body.dataset.pointTaps") == "origin"
+        office = _office_near(page, HOAN_KIEM["latitude"], HOAN_KIEM["longitude"])
+        assert office["drawn"], "no office dot under the tap: the test would prove nothing"
+        assert office["near"] >= 5, office  # crowded
+        page.screenshot(path=str(output_dir / f"map-{device}-first-tap.png"))
+
+        _tap(page, device, office["x"], office["y"])
+        page.wait_for_selector("path.gandan-origin, .leaflet-popup")
+        assert page.locator(".leaflet-popup").count() == 0, "an office popup swallowed the tap"
+        page.wait_for_selector("#gandan-results .gandan-result")
+        page.wait_for_function("!document.body.dataset.busy")
+        assert page.locator("path.gandan-origin").count() == 1
+        origin = _origin(page)
+        assert origin is not None
+        assert abs(origin[0] - office["lat"]) < 0.01 and abs(origin[1] - office["lon"]) < 0.01
+        results = page.locator("#gandan-results .gandan-result")
+        assert results.count() == 3
+        assert office["name"] in results.first.inner_text()  # the office tapped on is the nearest
+
+        # Its details: from the result list ...
+        results.first.click()
+        popup = page.locator(".leaflet-popup-content .gandan-popup")
+        popup.wait_for(state="visible")
+        assert office["name"] in popup.inner_text() and "Địa chỉ" in popup.inner_text()
+        page.evaluate("() => { window.gandanMap.map.closePopup(); }")
+        page.wait_for_selector(".leaflet-popup", state="detached")  # it fades out
+        # ... or, zoomed in with a starting point set, by a tap on another office's dot.
+        far = _office_near(page, 21.0380, 105.7820)  # Cầu Giấy, ~7 km west: not one of the results
+        _set_view(page, far["lat"], far["lon"], 15)
+        assert page.evaluate("document.body.dataset.pointTaps") == "popup"
+        far = _office_near(page, far["lat"], far["lon"])
+        _tap(page, device, far["x"], far["y"])
+        popup.wait_for(state="visible")
+        assert far["name"] in popup.inner_text() and "Hôm nay" in popup.inner_text()
+        assert _origin(page) == origin  # the starting point stayed
+        watch.assert_clean()
+    finally:
+        context.close()
+
+
+def test_first_tap_sets_the_starting_point_when_zoomed_in_too(browser: Browser, base_url: str, settings) -> None:  # type: ignore[no-untyped-def]
+    """Zoomed in before any starting point: a tap on a dot still sets the starting point."""
+    context, page, watch = _open(browser, settings, f"{base_url}/map?at={AT_Q}", **PHONE)
+    try:
+        _set_view(page, HOAN_KIEM["latitude"], HOAN_KIEM["longitude"], 16)
+        office = _office_near(page, HOAN_KIEM["latitude"], HOAN_KIEM["longitude"])
+        assert office["drawn"]
+        _tap(page, "phone", office["x"], office["y"])
+        page.wait_for_selector("path.gandan-origin, .leaflet-popup")
+        assert page.locator(".leaflet-popup").count() == 0, "an office popup swallowed the tap"
+        assert page.locator("path.gandan-origin").count() == 1
+        assert "Chọn thủ tục" in page.locator("#gandan-status").inner_text()  # next: the procedure
+        assert page.evaluate("document.body.dataset.pointTaps") == "popup"  # from now on, details
+        watch.assert_clean()
+    finally:
+        context.close()
