@@ -109,6 +109,23 @@ def test_map_script_formats_hours_from_data_not_text() -> None:
         assert phrase not in script, phrase
 
 
+def test_every_text_the_script_shows_is_in_the_strings_file(client) -> None:  # type: ignore[no-untyped-def]
+    """map.js shows only texts of strings.toml (a missing key would show the key itself)."""
+    script = (STRINGS_FILE.parent / "map.js").read_text(encoding="utf-8")
+    keys = set(re.findall(r"\bt\(\"([a-z_]+)\"[,)]", script))
+    keys |= set(re.findall(r"label\(\"[^\"]+\", \"([a-z_]+)\"\)", script))  # Leaflet's controls
+    reasons = re.search(r"LOCATE_REASONS = \{([^}]*)\}", script)
+    assert reasons is not None
+    keys |= set(re.findall(r"\"([a-z_]+)\"", reasons.group(1)))  # the browser's geolocation errors
+    assert {"locate_denied", "zoom_in", "close_popup", "error_status", "error_network"} <= keys
+    # Keys built from data: every value they take has its text.
+    keys |= {f"state_{state}" for state in ("open", "closed", "unknown")}
+    keys |= {f"mode_word_{mode}" for mode in ("walk", "motorbike", "car")}
+    points = client.get("/map/points.geojson").json()["features"]
+    keys |= {f"method_{p['properties']['location_method']}" for p in points if p["properties"].get("location_method")}
+    assert sorted(keys - set(STRINGS["vi"])) == []
+
+
 @pytest.mark.parametrize("params", [{"lang": "fr"}, {"at": "2026-03-02T09:30"}, {"mode": "plane"}, {"lat": "north"}])
 def test_map_refuses_bad_parameters(client, params) -> None:  # type: ignore[no-untyped-def]
     response = client.get("/map", params=params)

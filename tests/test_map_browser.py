@@ -489,3 +489,135 @@ def test_first_tap_sets_the_starting_point_when_zoomed_in_too(browser: Browser, 
         watch.assert_clean()
     finally:
         context.close()
+
+
+# ------------------------------------------------------------------- no English on the Vietnamese page
+# What Leaflet and the browser say in English unless the page replaces it.
+FOREIGN_TEXTS = (
+    *("Zoom in", "Zoom out", "Layers", "Close popup", "A JavaScript library"),  # Leaflet
+    *("User denied", "Geolocation", "Failed to fetch"),  # the browser
+)
+ENGLISH_WORDS = re.compile(
+    r"\b(the|and|your|open|closed|now|today|distance|address|location|search|failed|error|denied|straight)\b", re.I
+)
+NOTES = [
+    {"code": "straight_line_fallback", "text": "Khoảng cách theo đường chim bay", "text_en": "Straight-line distances"},
+    "ghi chú dạng chuỗi",  # a plain string, as the API gave before notes carried both languages
+]
+
+
+def _with_notes(route: Route) -> None:
+    """Answer /v1/nearest as the server does, with NOTES as its notes."""
+    response = route.fetch()
+    body = response.json()
+    body["notes"] = NOTES
+    route.fulfill(response=response, json=body)
+
+
+def _shown_texts(page: Page) -> dict[str, str]:
+    """Every text the page shows or announces: ``text`` (the panel, popups, controls) and ``labels``
+    (title, aria-label, placeholder, alt). Left out: scripts, parts marked as another language (the
+    language switch), and the map data's attribution (a licence notice, kept as the licensor words it)."""
+    return page.evaluate(  # type: ignore[no-any-return]
+        """() => {
+        const root = document.body.cloneNode(true);
+        root.querySelectorAll("script, style, [lang]:not([lang='vi'])").forEach((el) => el.remove());
+        const labels = [];
+        root.querySelectorAll("*").forEach((el) => {
+            for (const name of ["title", "aria-label", "placeholder", "alt"]) {
+                if (el.getAttribute(name)) labels.push(el.getAttribute(name));
+            }
+        });
+        root.querySelectorAll(".leaflet-control-attribution").forEach((el) => el.remove());
+        return {text: root.textContent.replace(/\\s+/g, " "), labels: labels.join(" | ")};
+    }"""
+    )
+
+
+def _english_only_fragments() -> list[str]:
+    """Pieces of the English texts of strings.toml that differ from the Vietnamese ones."""
+    from app.routes.pages import STRINGS
+
+    fragments = set()
+    for key, english in STRINGS["en"].items():
+        if english == STRINGS["vi"][key] or key.startswith(("planner_", "lang_switch")):
+            continue
+        for piece in re.split(r"\{[a-z_]+\}", english):
+            piece = piece.strip(" .,:;()«»“”")
+            if len(piece) >= 4 and piece not in STRINGS["vi"].values():
+                fragments.add(piece)
+    return sorted(fragments)
+
+
+def test_vietnamese_page_shows_no_english(browser: Browser, base_url: str, settings) -> None:  # type: ignore[no-untyped-def]
+    """Location refused, a search, notes, a popup: every text on the Vietnamese page is Vietnamese."""
+    from app.routes.pages import STRINGS
+
+    context, page, watch = _open(
+        browser, settings, f"{base_url}/map?at={AT_Q}", routes={re.compile(r"/v1/nearest\?"): _with_notes}, **PHONE
+    )
+    try:
+        page.locator("#gandan-locate").click()  # no permission granted: the browser refuses
+        page.wait_for_selector("#gandan-status.gandan-error")
+        status = page.locator("#gandan-status").inner_text()
+        assert status == STRINGS["vi"]["locate_failed"].format(reason=STRINGS["vi"]["locate_denied"])
+        seen = [_shown_texts(page)]
+
+        _choose_procedure(page, "khai sinh", "1.001193")
+        _click_free_spot(page, HOAN_KIEM["latitude"], HOAN_KIEM["longitude"])
+        page.wait_for_selector("#gandan-results .gandan-result")
+        page.wait_for_function("!document.body.dataset.busy")
+        notes = page.locator("#gandan-notes").inner_text()
+        assert notes == "Ghi chú: Khoảng cách theo đường chim bay; ghi chú dạng chuỗi"
+        page.locator("#gandan-results .gandan-result").first.click()
+        page.locator(".leaflet-popup-content .gandan-popup").wait_for(state="visible")
+        seen.append(_shown_texts(page))
+        close = page.locator(".leaflet-popup-close-button")
+        assert close.get_attribute("aria-label") == STRINGS["vi"]["close_popup"]
+        assert page.locator(".leaflet-control-zoom-in").get_attribute("title") == STRINGS["vi"]["zoom_in"]
+        assert page.locator(".leaflet-control-layers-toggle").get_attribute("title") == STRINGS["vi"]["layers"]
+
+        fragments = _english_only_fragments()
+        assert len(fragments) > 50
+        for shown in seen:
+            for where in ("text", "labels"):
+                found = [f for f in (*fragments, *FOREIGN_TEXTS) if f in shown[where]]
+                assert found == [], f"English in the Vietnamese page's {where}: {found}"
+                words = ENGLISH_WORDS.findall(shown[where])
+                assert words == [], f"English words in the Vietnamese page's {where}: {words}"
+        watch.assert_clean()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_geolocation_refusal_in_the_page_language(browser: Browser, base_url: str, settings, lang: str) -> None:  # type: ignore[no-untyped-def]
+    from app.routes.pages import STRINGS
+
+    context, page, watch = _open(browser, settings, f"{base_url}/map?lang={lang}&at={AT_Q}", **DESKTOP)
+    try:
+        page.locator("#gandan-locate").click()
+        page.wait_for_selector("#gandan-status.gandan-error")
+        status = page.locator("#gandan-status").inner_text()
+        assert status == STRINGS[lang]["locate_failed"].format(reason=STRINGS[lang]["locate_denied"])
+        assert "User denied" not in status and "Geolocation" not in status
+        watch.assert_clean()
+    finally:
+        context.close()
+
+
+def test_english_page_shows_the_english_notes(browser: Browser, base_url: str, settings) -> None:  # type: ignore[no-untyped-def]
+    lat, lon = HOAN_KIEM["latitude"], HOAN_KIEM["longitude"]
+    context, page, watch = _open(
+        browser,
+        settings,
+        f"{base_url}/map?lang=en&at={AT_Q}&procedure=1.001193&lat={lat}&lon={lon}",
+        routes={re.compile(r"/v1/nearest\?"): _with_notes},
+        **DESKTOP,
+    )
+    try:
+        page.wait_for_selector("#gandan-notes:not([hidden])")
+        assert page.locator("#gandan-notes").inner_text() == "Notes: Straight-line distances; ghi chú dạng chuỗi"
+        watch.assert_clean()
+    finally:
+        context.close()
