@@ -621,3 +621,44 @@ def test_english_page_shows_the_english_notes(browser: Browser, base_url: str, s
         watch.assert_clean()
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(
+    ("lang", "answer", "expected"),
+    [
+        ("vi", "crash", "Không tìm được: máy chủ báo lỗi 500. Hãy thử lại sau."),
+        ("en", "crash", "Search failed: an unexpected error occurred; it was logged"),
+        ("vi", "unreachable", "Không kết nối được máy chủ."),
+        ("en", "unreachable", "Cannot reach the server."),
+    ],
+)
+def test_failed_search_is_said_in_the_page_language(  # type: ignore[no-untyped-def]
+    browser: Browser, base_url: str, settings, lang: str, answer: str, expected: str
+) -> None:
+    """A server error (its explanation is English) or no connection: the page's own words."""
+    problem = {
+        "type": "/problems/internal-error",
+        "status": 500,
+        "detail": "an unexpected error occurred; it was logged",
+    }
+
+    def fail(route: Route) -> None:
+        if answer == "crash":
+            route.fulfill(status=500, content_type="application/problem+json", body=json.dumps(problem))
+        else:
+            route.abort("connectionrefused")
+
+    lat, lon = HOAN_KIEM["latitude"], HOAN_KIEM["longitude"]
+    context, page, watch = _open(
+        browser,
+        settings,
+        f"{base_url}/map?lang={lang}&at={AT_Q}&procedure=1.001193&lat={lat}&lon={lon}",
+        routes={re.compile(r"/v1/nearest\?"): fail},
+        **DESKTOP,
+    )
+    try:
+        page.wait_for_selector("#gandan-status.gandan-error")
+        assert page.locator("#gandan-status").inner_text() == expected
+        assert watch.page_errors == [] and watch.external == []
+    finally:
+        context.close()

@@ -191,9 +191,13 @@
     if (type.indexOf("index-not-built") >= 0 && app.mode() !== "straight") {
       return t("error_no_network");
     }
-    // The API's own explanation is in English: shown on the English page only.
-    var detail = body && (body.detail || body.title) ? localText(body.detail || body.title) : "";
-    return detail && app.config.lang !== "vi" ? t("error", { detail: detail }) : t("error_status", { status: status });
+    // The API's explanation: shown when it comes in both languages ({text, text_en}), or on the English
+    // page (a plain string is English); otherwise the page's own words with the status.
+    var detail = body ? body.detail || body.title : null;
+    if (detail && (typeof detail === "object" || app.config.lang !== "vi")) {
+      return t("error", { detail: localText(detail) });
+    }
+    return t("error_status", { status: status });
   }
 
   function getJSON(url, signal) {
@@ -490,8 +494,8 @@
     runQuery();
   }
 
-  // Office dots are tappable (their popup) only with a starting point set and zoomed in: see POINT_DETAIL_ZOOM.
-  // A passive dot lets the tap through to the map, which sets the starting point there.
+  // Office dots open their popup only with a starting point set and zoomed in (POINT_DETAIL_ZOOM);
+  // a passive dot lets the tap through to the map, which sets the starting point there.
   function updatePointTaps() {
     var tappable = Boolean(app.origin) && app.map.getZoom() >= POINT_DETAIL_ZOOM;
     app.map.getContainer().classList.toggle("gandan-points-passive", !tappable);
