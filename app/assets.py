@@ -1,11 +1,13 @@
-"""Front-end assets served by the app itself, so the map pages work without the internet.
+"""Front-end assets served by the app itself, so the map pages and the API docs work without the internet.
 
 folium writes ``<script>`` and ``<link>`` tags that load Leaflet, jQuery, Bootstrap, Font Awesome, the
-awesome-markers plugin (and d3 for branca colour scales) from public CDNs. gandan installs the same
-libraries from the npm registry at set-up instead, copies the files the pages use into `VENDOR_DIR`
-(``app/static/vendor/``, git-ignored), and the app serves that folder at `VENDOR_URL`
-(``app.routes.pages.install`` mounts it). `geo.offline.use_local_assets` then points a folium map, or
-any branca ``Figure``, at those copies (callers pass `VENDOR_URL`, or ``VENDOR_DIR.as_uri()`` for a file).
+awesome-markers plugin (and d3 for branca colour scales) from public CDNs, and FastAPI's ``/docs`` and
+``/redoc`` load Swagger UI and ReDoc from one. gandan installs the same libraries from the npm registry
+at set-up instead, copies the files the pages use into `VENDOR_DIR` (``app/static/vendor/``,
+git-ignored), and the app serves that folder at `VENDOR_URL` (``app.routes.pages.install`` mounts it).
+`geo.offline.use_local_assets` then points a folium map, or any branca ``Figure``, at those copies
+(callers pass `VENDOR_URL`, or ``VENDOR_DIR.as_uri()`` for a file); ``app.main`` builds the docs pages
+on `SWAGGER_UI_JS`, `SWAGGER_UI_CSS`, `SWAGGER_UI_FAVICON` and `REDOC_JS`.
 
 Set-up: ``make web-assets`` (a prerequisite of ``make build``) runs ``python -m app.assets``, which
 calls `install_web_assets`:
@@ -18,8 +20,8 @@ calls `install_web_assets`:
   and every file is there, nothing runs (a few milliseconds), so the step is idempotent.
 
 Adding a library (for example a folium plugin): add it to ``app/pages/package.json``, refresh the lock
-(``npm install --package-lock-only --omit-lockfile-registry-resolved`` in that folder), list its files
-in `COPIES` and map folium's link name to its local path in `geo.offline.FOLIUM_ASSETS`.
+(``npm install --package-lock-only --save-exact --omit-lockfile-registry-resolved`` in that folder),
+list its files in `COPIES` and map folium's link name to its local path in `geo.offline.FOLIUM_ASSETS`.
 `geo.offline.use_local_assets` refuses (`geo.offline.MissingWebAsset`) to render a page that would still
 load something from a CDN.
 """
@@ -48,7 +50,11 @@ from geo.settings import Settings, get_settings
 __all__ = [
     "COPIES",
     "PACKAGE_DIR",
+    "REDOC_JS",
     "STAMP_NAME",
+    "SWAGGER_UI_CSS",
+    "SWAGGER_UI_FAVICON",
+    "SWAGGER_UI_JS",
     "VENDOR_DIR",
     "VENDOR_URL",
     "Copy",
@@ -76,6 +82,13 @@ class WebAssetsError(GandanError):
     status = 503
 
 
+# What the API docs pages load, as paths inside the vendor folder (app.main builds /docs and /redoc on them).
+SWAGGER_UI_JS = "swagger-ui/swagger-ui-bundle.js"
+SWAGGER_UI_CSS = "swagger-ui/swagger-ui.css"
+SWAGGER_UI_FAVICON = "swagger-ui/favicon-32x32.png"
+REDOC_JS = "redoc/redoc.standalone.js"
+
+
 @dataclass(frozen=True)
 class Copy:
     """One file or folder copied from an installed npm package into the vendor folder."""
@@ -83,6 +96,9 @@ class Copy:
     package: str
     source: str  # path inside node_modules/<package>
     dest: str  # path inside the vendor folder
+    # (old, new) texts replaced in a copied file; each old text must be there (an upgrade that drops
+    # one fails the install rather than silently undoing the edit).
+    replace: tuple[tuple[str, str], ...] = ()
 
 
 COPIES: tuple[Copy, ...] = (
@@ -118,6 +134,23 @@ COPIES: tuple[Copy, ...] = (
     Copy("glyphicons-only-bootstrap", "fonts", "glyphicons/fonts"),
     Copy("d3", "d3.min.js", "d3/d3.min.js"),
     Copy("d3", "LICENSE", "d3/LICENSE"),
+    # The API docs (/docs, /redoc; see app.main): Swagger UI and ReDoc's self-contained bundle. Their
+    # source maps (several MB, fetched only by an open DevTools) are left out.
+    Copy("swagger-ui-dist", "swagger-ui-bundle.js", SWAGGER_UI_JS),
+    Copy("swagger-ui-dist", "swagger-ui.css", SWAGGER_UI_CSS),
+    Copy("swagger-ui-dist", "favicon-32x32.png", SWAGGER_UI_FAVICON),
+    Copy("swagger-ui-dist", "LICENSE", "swagger-ui/LICENSE"),
+    Copy("swagger-ui-dist", "NOTICE", "swagger-ui/NOTICE"),
+    Copy(
+        "redoc",
+        "bundles/redoc.standalone.js",
+        REDOC_JS,
+        # The sidebar's "API docs by Redocly" logo comes from Redocly's CDN; `data:,` fails to load at
+        # once and ReDoc then drops the image (its onError), so the page asks nothing from outside.
+        replace=(("https://cdn.redoc.ly/redoc/logo-mini.svg", "data:,"),),
+    ),
+    Copy("redoc", "bundles/redoc.standalone.js.LICENSE.txt", "redoc/redoc.standalone.js.LICENSE.txt"),
+    Copy("redoc", "LICENSE", "redoc/LICENSE"),
 )
 
 
@@ -228,6 +261,14 @@ def _npm_ci(package_dir: Path, staging_dir: Path, npm: str) -> bool:
     return True
 
 
+def _replaced(text: str, item: Copy) -> str:
+    for old, new in item.replace:
+        if old not in text:
+            raise WebAssetsError(f"{item.package}'s {item.source} no longer contains {old!r} (app.assets.COPIES)")
+        text = text.replace(old, new)
+    return text
+
+
 def _copy_into(node_modules: Path, out_dir: Path) -> list[str]:
     files: list[str] = []
     for item in COPIES:
@@ -237,6 +278,9 @@ def _copy_into(node_modules: Path, out_dir: Path) -> list[str]:
         if source.is_dir():
             shutil.copytree(source, dest)
             files.extend(str(p.relative_to(out_dir)) for p in sorted(dest.rglob("*")) if p.is_file())
+        elif source.is_file() and item.replace:
+            dest.write_text(_replaced(source.read_text(encoding="utf-8"), item), encoding="utf-8")
+            files.append(item.dest)
         elif source.is_file():
             shutil.copyfile(source, dest)
             files.append(item.dest)

@@ -6,7 +6,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
 
+from app.assets import REDOC_JS, SWAGGER_UI_CSS, SWAGGER_UI_FAVICON, SWAGGER_UI_JS, VENDOR_URL, require_web_assets
 from app.errors import install_error_handlers
 from app.routes import api, ask, ogc, pages, planner
 from app.schemas import Health
@@ -26,6 +29,9 @@ def create_app(service: Service | None = None) -> FastAPI:
             "location in Hanoi for a procedure, commune lookups, coverage, and a free-text lookup. "
             "Map data © OpenStreetMap contributors (ODbL 1.0)."
         ),
+        # /docs and /redoc are built by _install_docs on the self-hosted assets (FastAPI's load a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = service or get_service()
     app.state.service.load_networks()
@@ -53,4 +59,52 @@ def create_app(service: Service | None = None) -> FastAPI:
     app.include_router(ask.router)  # free-text questions: /v1/ask
     app.include_router(planner.router)  # coverage for planners: /v1/coverage, /planner
     pages.install(app)  # /map, its data layers, and /static/vendor (self-hosted folium assets)
+    _install_docs(app)
     return app
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Add ``/docs`` (Swagger UI) and ``/redoc`` (ReDoc) loading their libraries from `VENDOR_URL`.
+
+    FastAPI's own pages load them (and a favicon, and Google Fonts for ReDoc) from the internet, so they
+    were blank offline; these are the same pages on the copies `app.assets` installs.
+    """
+    redirect_url = app.swagger_ui_oauth2_redirect_url
+
+    def vendor(request: Request, path: str) -> str:
+        # Behind a proxy (root_path) the page's links must carry the prefix, as FastAPI's do.
+        return f"{request.scope.get('root_path', '').rstrip('/')}{VENDOR_URL}/{path}"
+
+    def openapi_url(request: Request) -> str:
+        return f"{request.scope.get('root_path', '').rstrip('/')}{app.openapi_url}"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        require_web_assets()  # 503 with what to run, rather than a blank page
+        return get_swagger_ui_html(
+            openapi_url=openapi_url(request),
+            title=f"{app.title} — Swagger UI",
+            oauth2_redirect_url=redirect_url,
+            swagger_js_url=vendor(request, SWAGGER_UI_JS),
+            swagger_css_url=vendor(request, SWAGGER_UI_CSS),
+            swagger_favicon_url=vendor(request, SWAGGER_UI_FAVICON),
+            # No badge asking validator.swagger.io about the schema.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    if redirect_url:
+
+        @app.get(redirect_url, include_in_schema=False)
+        async def swagger_ui_redirect() -> HTMLResponse:
+            return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        require_web_assets()
+        return get_redoc_html(
+            openapi_url=openapi_url(request),
+            title=f"{app.title} — ReDoc",
+            redoc_js_url=vendor(request, REDOC_JS),
+            redoc_favicon_url=vendor(request, SWAGGER_UI_FAVICON),
+            with_google_fonts=False,
+        )

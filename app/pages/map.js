@@ -14,6 +14,12 @@
   var STATES = ["open", "closed", "unknown"];
   // Popups keep clear of the layer switch (top right) and fit a phone's half-screen map.
   var POPUP = { maxWidth: 260, autoPanPaddingTopLeft: [10, 64], autoPanPaddingBottomRight: [10, 10] };
+  // Office dots take taps only once a starting point is set and the map is zoomed in this far. Before
+  // that, some fifty dots cover central Hanoi at the opening view and would swallow the tap the hint
+  // asks for ("tap the map to choose a starting point"); the offices' details are in the result list.
+  var POINT_DETAIL_ZOOM = 14;
+  // The browser's geolocation errors (English, and not the user's words) by code, as texts of strings.toml.
+  var LOCATE_REASONS = { 1: "locate_denied", 2: "locate_unavailable", 3: "locate_timeout" };
 
   var app = {
     map: null,
@@ -153,6 +159,21 @@
     return holiday ? text + " (" + t("hours_on_holiday", { name: holiday }) + ")" : text;
   }
 
+  // A text of the API in the page's language: {code, text, text_en} (text in Vietnamese), or a plain
+  // string (from an API that does not give both languages yet).
+  function localText(value) {
+    if (value === null || value === undefined || typeof value !== "object") {
+      return value === null || value === undefined ? "" : String(value);
+    }
+    var text = app.config.lang === "vi" ? value.text : value.text_en || value.text;
+    return text || value.code || "";
+  }
+
+  // What to show for a failed request: the page's own text, never the browser's ("Failed to fetch").
+  function errorText(error) {
+    return error.status ? error.message : t("error_network");
+  }
+
   function setStatus(text, isError) {
     var box = $("gandan-status");
     box.textContent = text || "";
@@ -170,8 +191,13 @@
     if (type.indexOf("index-not-built") >= 0 && app.mode() !== "straight") {
       return t("error_no_network");
     }
-    var detail = body && (body.detail || body.title) ? body.detail || body.title : "HTTP " + status;
-    return t("error", { detail: detail });
+    // The API's explanation: shown when it comes in both languages ({text, text_en}), or on the English
+    // page (a plain string is English); otherwise the page's own words with the status.
+    var detail = body ? body.detail || body.title : null;
+    if (detail && (typeof detail === "object" || app.config.lang !== "vi")) {
+      return t("error", { detail: localText(detail) });
+    }
+    return t("error_status", { status: status });
   }
 
   function getJSON(url, signal) {
@@ -225,7 +251,7 @@
   function todayLine(props) {
     var known = app.pointsById[props.id];
     var today = props.today || (known && known.today);
-    var text = today ? formatDay(today) : props.hours || t("hours_unknown");
+    var text = today ? formatDay(today) : t("hours_unknown"); // not props.hours: OSM syntax, in English
     var line = t("today") + ": " + text;
     if (props.hours_source === "assumed") {
       line += " (" + t("hours_assumed") + ")";
@@ -273,7 +299,7 @@
         document.body.dataset.communes = String(collection.features.length);
       })
       .catch(function (error) {
-        setStatus(error.message, true);
+        setStatus(errorText(error), true);
       });
   }
 
@@ -308,7 +334,7 @@
         }
       })
       .catch(function (error) {
-        setStatus(error.message, true);
+        setStatus(errorText(error), true);
       });
   }
 
@@ -375,7 +401,7 @@
       })
       .catch(function (error) {
         if (seq === app.searchSeq) {
-          setStatus(error.message, true);
+          setStatus(errorText(error), true);
         }
       });
   }
@@ -464,7 +490,16 @@
     } else {
       app.originMarker.setLatLng(latlng);
     }
+    updatePointTaps();
     runQuery();
+  }
+
+  // Office dots open their popup only with a starting point set and zoomed in (POINT_DETAIL_ZOOM);
+  // a passive dot lets the tap through to the map, which sets the starting point there.
+  function updatePointTaps() {
+    var tappable = Boolean(app.origin) && app.map.getZoom() >= POINT_DETAIL_ZOOM;
+    app.map.getContainer().classList.toggle("gandan-points-passive", !tappable);
+    document.body.dataset.pointTaps = tappable ? "popup" : "origin"; // for the browser tests
   }
 
   function clearResults() {
@@ -568,7 +603,7 @@
         }
         app.result = null;
         clearResults();
-        setStatus(error.status ? error.message : t("error_network"), true);
+        setStatus(errorText(error), true);
       })
       .then(function () {
         if (controller === app.queryController) {
@@ -672,7 +707,7 @@
     var notes = collection.notes || [];
     if (notes.length) {
       var box = $("gandan-notes");
-      box.textContent = t("notes") + ": " + notes.join("; ");
+      box.textContent = t("notes") + ": " + notes.map(localText).join("; ");
       box.hidden = false;
     }
     document.body.dataset.results = String(features.length);
@@ -721,13 +756,38 @@
         setOrigin(position.coords.latitude, position.coords.longitude);
       },
       function (error) {
-        setStatus(t("locate_failed", { reason: error.message || error.code }), true);
+        setStatus(t("locate_failed", { reason: t(LOCATE_REASONS[error.code] || "locate_unavailable") }), true);
       },
       { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 }
     );
   }
 
   // ---------------------------------------------------------------------------------- start-up
+  // Leaflet's own controls carry English titles and labels: the page's language replaces them.
+  function localizeControls() {
+    var container = app.map.getContainer();
+    var label = function (selector, key) {
+      container.querySelectorAll(selector).forEach(function (element) {
+        element.title = t(key);
+        element.setAttribute("aria-label", t(key));
+      });
+    };
+    label(".leaflet-control-zoom-in", "zoom_in");
+    label(".leaflet-control-zoom-out", "zoom_out");
+    label(".leaflet-control-layers-toggle", "layers");
+    var attribution = app.map.attributionControl;
+    if (attribution && typeof attribution.options.prefix === "string") {
+      attribution.setPrefix(attribution.options.prefix.replace(/title="[^"]*"/, 'title="' + esc(t("leaflet_title")) + '"'));
+    }
+    app.map.on("popupopen", function (event) {
+      var element = event.popup.getElement();
+      var close = element && element.querySelector(".leaflet-popup-close-button");
+      if (close) {
+        close.setAttribute("aria-label", t("close_popup"));
+      }
+    });
+  }
+
   function restoreFromAddress() {
     var search = params();
     var mode = search.get("mode");
@@ -757,7 +817,7 @@
           }
         })
         .catch(function (error) {
-          setStatus(error.message, true);
+          setStatus(errorText(error), true);
           origin();
         });
     } else {
@@ -773,6 +833,9 @@
     // The whole city first, without animation: an answer arriving early must not be lost to it.
     app.map.fitBounds(app.config.bounds, { animate: false });
     L.control.scale({ imperial: false }).addTo(app.map);
+    localizeControls();
+    updatePointTaps();
+    app.map.on("zoomend", updatePointTaps);
     app.map.on("click", function (event) {
       setOrigin(event.latlng.lat, event.latlng.lng);
     });

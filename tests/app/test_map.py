@@ -19,10 +19,13 @@ from folium.plugins import Fullscreen
 from shapely.geometry import shape
 
 from app.assets import (
+    REDOC_JS,
     STAMP_NAME,
     VENDOR_DIR,
     VENDOR_URL,
+    Copy,
     WebAssetsError,
+    _replaced,
     install_web_assets,
     require_web_assets,
     web_assets_installed,
@@ -104,6 +107,23 @@ def test_map_script_formats_hours_from_data_not_text() -> None:
     # No Vietnamese or English wording of its own: every text comes from strings.toml.
     for phrase in ("Nghỉ lễ", "Không làm việc", "Chưa rõ", "Public holiday", "Closed all day"):
         assert phrase not in script, phrase
+
+
+def test_every_text_the_script_shows_is_in_the_strings_file(client) -> None:  # type: ignore[no-untyped-def]
+    """map.js shows only texts of strings.toml (a missing key would show the key itself)."""
+    script = (STRINGS_FILE.parent / "map.js").read_text(encoding="utf-8")
+    keys = set(re.findall(r"\bt\(\"([a-z_]+)\"[,)]", script))
+    keys |= set(re.findall(r"label\(\"[^\"]+\", \"([a-z_]+)\"\)", script))  # Leaflet's controls
+    reasons = re.search(r"LOCATE_REASONS = \{([^}]*)\}", script)
+    assert reasons is not None
+    keys |= set(re.findall(r"\"([a-z_]+)\"", reasons.group(1)))  # the browser's geolocation errors
+    assert {"locate_denied", "zoom_in", "close_popup", "error_status", "error_network"} <= keys
+    # Keys built from data: every value they take has its text.
+    keys |= {f"state_{state}" for state in ("open", "closed", "unknown")}
+    keys |= {f"mode_word_{mode}" for mode in ("walk", "motorbike", "car")}
+    points = client.get("/map/points.geojson").json()["features"]
+    keys |= {f"method_{p['properties']['location_method']}" for p in points if p["properties"].get("location_method")}
+    assert sorted(keys - set(STRINGS["vi"])) == []
 
 
 @pytest.mark.parametrize("params", [{"lang": "fr"}, {"at": "2026-03-02T09:30"}, {"mode": "plane"}, {"lat": "north"}])
@@ -333,3 +353,15 @@ def test_missing_assets_are_reported(tmp_path: Path) -> None:
     with pytest.raises(WebAssetsError, match="make web-assets"):
         require_web_assets(tmp_path / "vendor")
     assert WebAssetsError.status == 503  # /map answers "not installed yet", not a crash
+
+
+def test_vendored_redoc_asks_nothing_from_its_cdn() -> None:
+    # ReDoc's bundle names a logo on Redocly's CDN; the installer points it at nothing.
+    assert "cdn.redoc.ly" not in (VENDOR_DIR / REDOC_JS).read_text(encoding="utf-8")
+
+
+def test_an_edit_that_no_longer_applies_fails_the_install() -> None:
+    item = Copy("redoc", "bundles/x.js", "redoc/x.js", replace=(("https://cdn.example/logo.svg", "data:,"),))
+    assert _replaced("a https://cdn.example/logo.svg b", item) == "a data:, b"
+    with pytest.raises(WebAssetsError, match="no longer contains"):
+        _replaced("an upgraded bundle", item)

@@ -369,3 +369,296 @@ def test_route_drawn_for_a_network_mode(browser: Browser, base_url: str, service
         watch.assert_clean()
     finally:
         context.close()
+
+
+# ------------------------------------------------------------------------------ the first tap
+def _office_near(page: Page, lat: float, lon: float) -> dict[str, Any]:
+    """The office dot drawn nearest (lat, lon): its screen position, place and popup name, and how
+    many dots lie within 40 px of it."""
+    return page.evaluate(  # type: ignore[no-any-return]
+        f"""() => {{
+        const map = window.gandanMap.map;
+        const box = map.getContainer().getBoundingClientRect();
+        const target = map.latLngToContainerPoint([{lat}, {lon}]);
+        const dots = [];
+        map.eachLayer((layer) => {{
+            if (layer instanceof L.CircleMarker && /gandan-point/.test(layer.options.className || "")) {{
+                dots.push(layer);
+            }}
+        }});
+        let best = null;
+        for (const layer of dots) {{
+            const p = map.latLngToContainerPoint(layer.getLatLng());
+            if (!best || p.distanceTo(target) < best.p.distanceTo(target)) best = {{layer, p}};
+        }}
+        const near = dots.filter((l) => map.latLngToContainerPoint(l.getLatLng()).distanceTo(best.p) < 40).length;
+        const x = box.left + best.p.x, y = box.top + best.p.y;
+        // Is the dot drawn under that pixel (what a tap there would have hit before)?
+        const drawn = [...document.querySelectorAll("path.gandan-point")].some((el) => {{
+            const r = el.getBoundingClientRect();
+            return r.left <= x && x <= r.right && r.top <= y && y <= r.bottom;
+        }});
+        const html = document.createElement("div");
+        html.innerHTML = best.layer.getPopup().getContent();
+        return {{x, y, lat: best.layer.getLatLng().lat, lon: best.layer.getLatLng().lng, near, drawn,
+                 name: html.querySelector(".gandan-name").textContent}};
+    }}"""
+    )
+
+
+def _set_view(page: Page, lat: float, lon: float, zoom: int) -> None:
+    page.evaluate(f"() => {{ window.gandanMap.map.setView([{lat}, {lon}], {zoom}, {{animate: false}}); }}")
+
+
+def _tap(page: Page, device: str, x: float, y: float) -> None:
+    if device == "phone":
+        page.touchscreen.tap(x, y)
+    else:
+        page.mouse.click(x, y)
+
+
+def _origin(page: Page) -> tuple[float, float] | None:
+    query = dict(part.split("=", 1) for part in urlsplit(page.url).query.split("&") if "=" in part)
+    return (float(query["lat"]), float(query["lon"])) if "lat" in query else None
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_first_tap_on_the_crowded_centre_sets_the_starting_point(  # type: ignore[no-untyped-def]
+    browser: Browser, base_url: str, settings, output_dir: Path, device: str
+) -> None:
+    """At the opening view the dots cover central Hanoi: a tap there sets the starting point, no popup."""
+    device_args = PHONE if device == "phone" else DESKTOP
+    context, page, watch = _open(browser, settings, f"{base_url}/map?at={AT_Q}", **device_args)
+    try:
+        assert page.evaluate("() => window.gandanMap.map.getZoom()") <= 11  # the whole city
+        _choose_procedure(page, "khai sinh", "1.001193")
+        page.wait_for_function("document.body.dataset.points !== '134'")
+        assert page.evaluate("document.body.dataset.pointTaps") == "origin"
+        office = _office_near(page, HOAN_KIEM["latitude"], HOAN_KIEM["longitude"])
+        assert office["drawn"], "no office dot under the tap: the test would prove nothing"
+        assert office["near"] >= 5, office  # crowded
+        page.screenshot(path=str(output_dir / f"map-{device}-first-tap.png"))
+
+        _tap(page, device, office["x"], office["y"])
+        page.wait_for_selector("path.gandan-origin, .leaflet-popup")
+        assert page.locator(".leaflet-popup").count() == 0, "an office popup swallowed the tap"
+        page.wait_for_selector("#gandan-results .gandan-result")
+        page.wait_for_function("!document.body.dataset.busy")
+        assert page.locator("path.gandan-origin").count() == 1
+        origin = _origin(page)
+        assert origin is not None
+        assert abs(origin[0] - office["lat"]) < 0.01 and abs(origin[1] - office["lon"]) < 0.01
+        results = page.locator("#gandan-results .gandan-result")
+        assert results.count() == 3
+        assert office["name"] in results.first.inner_text()  # the office tapped on is the nearest
+
+        # Its details: from the result list ...
+        results.first.click()
+        popup = page.locator(".leaflet-popup-content .gandan-popup")
+        popup.wait_for(state="visible")
+        assert office["name"] in popup.inner_text() and "Địa chỉ" in popup.inner_text()
+        page.evaluate("() => { window.gandanMap.map.closePopup(); }")
+        page.wait_for_selector(".leaflet-popup", state="detached")  # it fades out
+        # ... or, zoomed in with a starting point set, by a tap on another office's dot.
+        far = _office_near(page, 21.0380, 105.7820)  # Cầu Giấy, ~7 km west: not one of the results
+        _set_view(page, far["lat"], far["lon"], 15)
+        assert page.evaluate("document.body.dataset.pointTaps") == "popup"
+        far = _office_near(page, far["lat"], far["lon"])
+        _tap(page, device, far["x"], far["y"])
+        popup.wait_for(state="visible")
+        assert far["name"] in popup.inner_text() and "Hôm nay" in popup.inner_text()
+        assert _origin(page) == origin  # the starting point stayed
+        watch.assert_clean()
+    finally:
+        context.close()
+
+
+def test_first_tap_sets_the_starting_point_when_zoomed_in_too(browser: Browser, base_url: str, settings) -> None:  # type: ignore[no-untyped-def]
+    """Zoomed in before any starting point: a tap on a dot still sets the starting point."""
+    context, page, watch = _open(browser, settings, f"{base_url}/map?at={AT_Q}", **PHONE)
+    try:
+        _set_view(page, HOAN_KIEM["latitude"], HOAN_KIEM["longitude"], 16)
+        office = _office_near(page, HOAN_KIEM["latitude"], HOAN_KIEM["longitude"])
+        assert office["drawn"]
+        _tap(page, "phone", office["x"], office["y"])
+        page.wait_for_selector("path.gandan-origin, .leaflet-popup")
+        assert page.locator(".leaflet-popup").count() == 0, "an office popup swallowed the tap"
+        assert page.locator("path.gandan-origin").count() == 1
+        assert "Chọn thủ tục" in page.locator("#gandan-status").inner_text()  # next: the procedure
+        assert page.evaluate("document.body.dataset.pointTaps") == "popup"  # from now on, details
+        watch.assert_clean()
+    finally:
+        context.close()
+
+
+# ------------------------------------------------------------------- no English on the Vietnamese page
+# What Leaflet and the browser say in English unless the page replaces it.
+FOREIGN_TEXTS = (
+    *("Zoom in", "Zoom out", "Layers", "Close popup", "A JavaScript library"),  # Leaflet
+    *("User denied", "Geolocation", "Failed to fetch"),  # the browser
+)
+ENGLISH_WORDS = re.compile(
+    r"\b(the|and|your|open|closed|now|today|distance|address|location|search|failed|error|denied|straight)\b", re.I
+)
+NOTES = [
+    {"code": "straight_line_fallback", "text": "Khoảng cách theo đường chim bay", "text_en": "Straight-line distances"},
+    "ghi chú dạng chuỗi",  # a plain string, as the API gave before notes carried both languages
+]
+
+
+def _with_notes(route: Route) -> None:
+    """Answer /v1/nearest as the server does, with NOTES as its notes."""
+    response = route.fetch()
+    body = response.json()
+    body["notes"] = NOTES
+    route.fulfill(response=response, json=body)
+
+
+def _shown_texts(page: Page) -> dict[str, str]:
+    """Every text the page shows or announces: ``text`` (the panel, popups, controls) and ``labels``
+    (title, aria-label, placeholder, alt). Left out: scripts, parts marked as another language (the
+    language switch), and the map data's attribution (a licence notice, kept as the licensor words it)."""
+    return page.evaluate(  # type: ignore[no-any-return]
+        """() => {
+        const root = document.body.cloneNode(true);
+        root.querySelectorAll("script, style, [lang]:not([lang='vi'])").forEach((el) => el.remove());
+        const labels = [];
+        root.querySelectorAll("*").forEach((el) => {
+            for (const name of ["title", "aria-label", "placeholder", "alt"]) {
+                if (el.getAttribute(name)) labels.push(el.getAttribute(name));
+            }
+        });
+        root.querySelectorAll(".leaflet-control-attribution").forEach((el) => el.remove());
+        return {text: root.textContent.replace(/\\s+/g, " "), labels: labels.join(" | ")};
+    }"""
+    )
+
+
+def _english_only_fragments() -> list[str]:
+    """Pieces of the English texts of strings.toml that differ from the Vietnamese ones."""
+    from app.routes.pages import STRINGS
+
+    fragments = set()
+    for key, english in STRINGS["en"].items():
+        if english == STRINGS["vi"][key] or key.startswith(("planner_", "lang_switch")):
+            continue
+        for piece in re.split(r"\{[a-z_]+\}", english):
+            piece = piece.strip(" .,:;()«»“”")
+            if len(piece) >= 4 and piece not in STRINGS["vi"].values():
+                fragments.add(piece)
+    return sorted(fragments)
+
+
+def test_vietnamese_page_shows_no_english(browser: Browser, base_url: str, settings) -> None:  # type: ignore[no-untyped-def]
+    """Location refused, a search, notes, a popup: every text on the Vietnamese page is Vietnamese."""
+    from app.routes.pages import STRINGS
+
+    context, page, watch = _open(
+        browser, settings, f"{base_url}/map?at={AT_Q}", routes={re.compile(r"/v1/nearest\?"): _with_notes}, **PHONE
+    )
+    try:
+        page.locator("#gandan-locate").click()  # no permission granted: the browser refuses
+        page.wait_for_selector("#gandan-status.gandan-error")
+        status = page.locator("#gandan-status").inner_text()
+        assert status == STRINGS["vi"]["locate_failed"].format(reason=STRINGS["vi"]["locate_denied"])
+        seen = [_shown_texts(page)]
+
+        _choose_procedure(page, "khai sinh", "1.001193")
+        _click_free_spot(page, HOAN_KIEM["latitude"], HOAN_KIEM["longitude"])
+        page.wait_for_selector("#gandan-results .gandan-result")
+        page.wait_for_function("!document.body.dataset.busy")
+        notes = page.locator("#gandan-notes").inner_text()
+        assert notes == "Ghi chú: Khoảng cách theo đường chim bay; ghi chú dạng chuỗi"
+        page.locator("#gandan-results .gandan-result").first.click()
+        page.locator(".leaflet-popup-content .gandan-popup").wait_for(state="visible")
+        seen.append(_shown_texts(page))
+        close = page.locator(".leaflet-popup-close-button")
+        assert close.get_attribute("aria-label") == STRINGS["vi"]["close_popup"]
+        assert page.locator(".leaflet-control-zoom-in").get_attribute("title") == STRINGS["vi"]["zoom_in"]
+        assert page.locator(".leaflet-control-layers-toggle").get_attribute("title") == STRINGS["vi"]["layers"]
+
+        fragments = _english_only_fragments()
+        assert len(fragments) > 50
+        for shown in seen:
+            for where in ("text", "labels"):
+                found = [f for f in (*fragments, *FOREIGN_TEXTS) if f in shown[where]]
+                assert found == [], f"English in the Vietnamese page's {where}: {found}"
+                words = ENGLISH_WORDS.findall(shown[where])
+                assert words == [], f"English words in the Vietnamese page's {where}: {words}"
+        watch.assert_clean()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_geolocation_refusal_in_the_page_language(browser: Browser, base_url: str, settings, lang: str) -> None:  # type: ignore[no-untyped-def]
+    from app.routes.pages import STRINGS
+
+    context, page, watch = _open(browser, settings, f"{base_url}/map?lang={lang}&at={AT_Q}", **DESKTOP)
+    try:
+        page.locator("#gandan-locate").click()
+        page.wait_for_selector("#gandan-status.gandan-error")
+        status = page.locator("#gandan-status").inner_text()
+        assert status == STRINGS[lang]["locate_failed"].format(reason=STRINGS[lang]["locate_denied"])
+        assert "User denied" not in status and "Geolocation" not in status
+        watch.assert_clean()
+    finally:
+        context.close()
+
+
+def test_english_page_shows_the_english_notes(browser: Browser, base_url: str, settings) -> None:  # type: ignore[no-untyped-def]
+    lat, lon = HOAN_KIEM["latitude"], HOAN_KIEM["longitude"]
+    context, page, watch = _open(
+        browser,
+        settings,
+        f"{base_url}/map?lang=en&at={AT_Q}&procedure=1.001193&lat={lat}&lon={lon}",
+        routes={re.compile(r"/v1/nearest\?"): _with_notes},
+        **DESKTOP,
+    )
+    try:
+        page.wait_for_selector("#gandan-notes:not([hidden])")
+        assert page.locator("#gandan-notes").inner_text() == "Notes: Straight-line distances; ghi chú dạng chuỗi"
+        watch.assert_clean()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(
+    ("lang", "answer", "expected"),
+    [
+        ("vi", "crash", "Không tìm được: máy chủ báo lỗi 500. Hãy thử lại sau."),
+        ("en", "crash", "Search failed: an unexpected error occurred; it was logged"),
+        ("vi", "unreachable", "Không kết nối được máy chủ."),
+        ("en", "unreachable", "Cannot reach the server."),
+    ],
+)
+def test_failed_search_is_said_in_the_page_language(  # type: ignore[no-untyped-def]
+    browser: Browser, base_url: str, settings, lang: str, answer: str, expected: str
+) -> None:
+    """A server error (its explanation is English) or no connection: the page's own words."""
+    problem = {
+        "type": "/problems/internal-error",
+        "status": 500,
+        "detail": "an unexpected error occurred; it was logged",
+    }
+
+    def fail(route: Route) -> None:
+        if answer == "crash":
+            route.fulfill(status=500, content_type="application/problem+json", body=json.dumps(problem))
+        else:
+            route.abort("connectionrefused")
+
+    lat, lon = HOAN_KIEM["latitude"], HOAN_KIEM["longitude"]
+    context, page, watch = _open(
+        browser,
+        settings,
+        f"{base_url}/map?lang={lang}&at={AT_Q}&procedure=1.001193&lat={lat}&lon={lon}",
+        routes={re.compile(r"/v1/nearest\?"): fail},
+        **DESKTOP,
+    )
+    try:
+        page.wait_for_selector("#gandan-status.gandan-error")
+        assert page.locator("#gandan-status").inner_text() == expected
+        assert watch.page_errors == [] and watch.external == []
+    finally:
+        context.close()
