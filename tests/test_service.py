@@ -51,7 +51,9 @@ def test_origin_beyond_the_road_network_falls_back_to_straight_line(client) -> N
     body = client.get("/v1/nearest", params={**SOC_SON, "procedure": "1.001193", "at": AT, "mode": "car"}).json()
     props = [f["properties"] for f in body["features"]]
     assert props and all(p["cost_basis"] == "straight_line" and p["travel_time_s"] is None for p in props)
-    assert any("beyond the car road network" in note for note in body["notes"])
+    assert any(
+        "beyond the car road network" in note["text_en"] and note["code"] == "beyond_network" for note in body["notes"]
+    )
 
 
 def test_features_carry_today_hours_and_state(client) -> None:

@@ -672,7 +672,11 @@
     var notes = collection.notes || [];
     if (notes.length) {
       var box = $("gandan-notes");
-      box.textContent = t("notes") + ": " + notes.join("; ");
+      // A note is {code, text, text_en}: the page's language picks the text (a plain string is shown as is).
+      var english = app.config.lang !== "vi";
+      box.textContent = t("notes") + ": " + notes.map(function (note) {
+        return typeof note === "string" ? note : (english && note.text_en) || note.text;
+      }).join(" ");
       box.hidden = false;
     }
     document.body.dataset.results = String(features.length);

@@ -40,7 +40,7 @@ class AskBack(BaseModel):
     """What to ask the person, when the question is missing or ambiguous."""
 
     model_config = ConfigDict(extra="allow")
-    about: list[Literal["procedure", "place"]]
+    about: list[Literal["procedure", "place", "time"]]
     question: str = Field(description="The question to relay, in Vietnamese.")
     procedure_options: list[dict[str, Any]]
     place_options: list[dict[str, Any]]

@@ -20,6 +20,7 @@ from geo.ask.answer import (
 from geo.ask.understanding import Place, ProcedureGuess, Understanding
 from geo.errors import InvalidTime
 from geo.hours import parse_time
+from geo.messages import message
 
 AT = parse_time("2026-03-02T09:30:00+07:00")  # a Monday morning: commune centres are open
 
@@ -159,11 +160,12 @@ def test_compose_asks_about_what_is_missing_in_vietnamese() -> None:
 
 
 def test_compose_keeps_the_search_notes_and_flags_other_languages() -> None:
-    u = Understanding("q", ProcedureGuess("9.000001", 0.9), HERE, notes=["first"], language="en")
+    first, searched = message("place_named_coordinates_ignored"), message("beyond_network", mode="walk")
+    u = Understanding("q", ProcedureGuess("9.000001", 0.9), HERE, notes=[first], language="en")
     result = {"type": "FeatureCollection", "features": [feature("unknown")]}
-    body = compose(u, "answered", record(), [], AT, result, ["from the search"])
+    body = compose(u, "answered", record(), [], AT, result, [searched])
     assert body["status"] == "answered" and body["ask"] is None and body["result"] is result
-    assert body["notes"] == ["first", "from the search", "the question does not look Vietnamese"]
+    assert body["notes"] == [first.to_json(), searched.to_json(), message("not_vietnamese").to_json()]
     assert body["understood"]["place"] == HERE.to_dict()
 
 
