@@ -109,6 +109,38 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
         "{unit} cũ không có trong bảng chuyển đổi; phường, xã lấy theo vị trí của nó.",
         "Former {unit} is not in the crosswalk; commune taken from its point.",
     ),
+    "no_procedure_match": (
+        "Không có thủ tục nào khớp với “{query}”.",
+        "No procedure matches “{query}”.",
+    ),
+    "not_in_person_here": (
+        "(không làm trực tiếp tại các điểm phục vụ hành chính công)",
+        "(not handled in person at public-service locations)",
+    ),
+    "commune_formed_from": (
+        "{name} (mã {code}), hình thành từ {count} đơn vị cấp xã trước năm 2025.",
+        "{name} (code {code}), formed from {count} pre-2025 unit(s).",
+    ),
+    "district_centre_in": (
+        "{district}: khu trung tâm nay thuộc {commune}",
+        "{district}: its centre is now in {commune}",
+    ),
+    "place_ambiguous": (
+        "Chưa rõ là nơi nào: {options}.",
+        "Ambiguous: {options}.",
+    ),
+    "outside_hanoi_communes": (
+        "Vị trí này không thuộc phường, xã nào của Hà Nội.",
+        "Outside every commune of Hanoi.",
+    ),
+    "coverage_city": (
+        "{code}: {share} trong {population} người dân sống cách một trong {places} địa điểm không quá {metres} m",
+        "{code}: {share} of {population} people live within {metres} m of one of {places} places",
+    ),
+    "coverage_commune": (
+        "; {name}: {share} được phục vụ",
+        "; {name}: {share} covered",
+    ),
     "staff_closed": (
         "Đóng cửa theo thông báo của cán bộ: {reason}.",
         "Closed by notice of the staff: {reason}.",
@@ -162,7 +194,7 @@ class Message:
         return self.text
 
 
-def message(code: str, **params: Any) -> Message:
+def message(code: str, /, **params: Any) -> Message:
     """The catalogue's message ``code`` filled with ``params`` (``mode`` also fills ``mode_vi``).
 
     A `datetime` parameter is written in each language by `moment_text` ("08:00 thứ Hai 09/03/2026",
