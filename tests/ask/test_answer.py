@@ -174,3 +174,21 @@ def test_visit_time_is_hanoi_time(asker: Asker) -> None:
     assert asker.visit_time(None).utcoffset() == AT.utcoffset()
     with pytest.raises(InvalidTime):
         asker.visit_time(datetime(2026, 3, 2, 9, 30))  # naive: the offset is not guessed
+
+
+def test_closed_sentence_names_another_earliest_reopening_and_the_time_asked() -> None:
+    from geo.ask.when import understand_time
+
+    reading = understand_time("khai sinh tối nay", AT)
+    assert reading.kind == "understood" and reading.at is not None
+    result = {
+        "features": [feature("closed", id="near", opens_at="2026-03-03T13:00+07:00")],
+        "next_opening": {"id": "far", "name": "UBND phường Kim Liên", "opens_at": "2026-03-03T08:00+07:00"},
+    }
+    sentence = answer_sentence(record(), HERE, result, reading.at, reading)
+    assert sentence.startswith("Tối nay, thứ Hai 02/03, lúc 19:00 — Đăng ký khai sinh: lúc đó không có nơi nào mở")
+    assert "mở lại lúc 13:00 thứ Ba 03/03." in sentence
+    assert sentence.endswith("Nơi mở lại sớm nhất: UBND phường Kim Liên, lúc 08:00 thứ Ba 03/03.")
+    # The same place: said once.
+    result["next_opening"]["id"] = "near"
+    assert "sớm nhất" not in answer_sentence(record(), HERE, result, reading.at, reading)
