@@ -364,14 +364,17 @@ def ask(
     at: Annotated[str | None, typer.Option(help="ISO 8601 time with offset; default now.")] = None,
     k: Annotated[int, typer.Option(help="How many places.")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON (/v1/ask).")] = False,
+    when: Annotated[
+        str | None, typer.Option(help="The time of the visit in words ('sáng mai'), read relative to --at.")
+    ] = None,
 ) -> None:
-    """Answer a free-text question in Vietnamese (procedure + place), or say what to ask back."""
+    """Answer a free-text question in Vietnamese (procedure, place, time of the visit), or say what to ask back."""
     from geo.ask import as_plain, format_answer, get_asker
     from geo.hours import TZ, parse_time
     from geo.service import get_service
 
-    when = parse_time(at) if at else datetime.now(TZ)
-    response = as_plain(get_asker(get_service()).ask(question, lon=lon, lat=lat, at=when, k=k))
+    now = parse_time(at) if at else datetime.now(TZ)
+    response = as_plain(get_asker(get_service()).ask(question, lon=lon, lat=lat, at=now, k=k, when=when))
     if as_json:
         print(json.dumps(response, ensure_ascii=False, indent=2))
         return

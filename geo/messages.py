@@ -80,10 +80,6 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
         "Câu hỏi có vẻ không phải tiếng Việt.",
         "The question does not look Vietnamese.",
     ),
-    "none_open_at_all": (
-        "Lúc {at}, không nơi nào nhận thủ tục này mở cửa và không rõ khi nào mở lại trong {days} ngày tới.",
-        "At {at}, no place that handles this procedure is open, and none is known to reopen within {days} days.",
-    ),
     "time_not_understood": (
         "Tôi chưa hiểu thời điểm “{phrase}” ({reason_vi}).",
         "The time “{phrase}” was not understood ({reason}).",

@@ -262,7 +262,7 @@ class Service:
             name = self._records[found.row]["properties"]["name"]
             notes.insert(0, message("all_closed", at=result.at, name=name, opens_at=found.opens_at))
         elif found is None:
-            notes.insert(0, message("none_open_at_all", at=result.at, days=LOOKAHEAD_DAYS))
+            notes.insert(0, message("no_reopening_known", days=LOOKAHEAD_DAYS))
         return replace(result, notes=notes, next_opening=found)
 
     def _ranked(

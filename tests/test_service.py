@@ -218,3 +218,14 @@ def test_ask_and_mcp_name_the_reopening(client, service) -> None:  # type: ignor
     data = anyio.run(main).structured_content
     assert data["next_opening"]["opens_at"] == MONDAY_8 and data["places"][0]["opens_at"] == MONDAY_8
     assert data["notes"][0]["code"] == "all_closed"
+
+
+def test_no_known_reopening_is_said_not_hidden(service, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from geo.hours import OpeningState
+
+    # Every capable place closed for longer than the look-ahead (no next opening known).
+    monkeypatch.setattr(service.backend, "state_of", lambda row, at: OpeningState("closed"))
+    result = service.nearest(HOAN_KIEM["lon"], HOAN_KIEM["lat"], "1.001193", parse_time(SUNDAY_NIGHT), open_only=True)
+    assert result.matches and result.next_opening is None
+    assert [n.code for n in result.notes] == ["no_reopening_known", "none_open_shown_closed"]
+    assert service.to_feature_collection(result)["next_opening"] is None

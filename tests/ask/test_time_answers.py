@@ -104,6 +104,16 @@ def test_cli_ask_answers_for_the_time_and_says_it(service, monkeypatch) -> None:
     body = json.loads(machine.output)
     assert body["understood"]["time"]["at"] == "2026-03-04T19:00+07:00"
     assert body["result"]["features"][0]["properties"]["state"] == "closed"
+    words = json.loads(runner.invoke(cli, ["ask", ASK, "--at", WEDNESDAY, "--when", "sáng mai", "--json"]).output)
+    assert words["understood"]["time"]["at"] == "2026-03-05T08:00+07:00" and words["query"]["when"] == "sáng mai"
+
+
+def test_without_diacritics_too(client) -> None:
+    body = client.get("/v1/ask", params={"q": "cong chung giay to o Ha Dong thu bay nay co mo khong",
+                                         "at": WEDNESDAY}).json()  # fmt: skip
+    assert body["status"] == "answered" and body["understood"]["time"]["at"] == "2026-03-07T08:00+07:00"
+    assert body["understood"]["place"]["commune"]["code"] == HA_DONG
+    assert body["result"]["features"][0]["properties"]["state"] == "closed"
 
 
 def _call(server: Any, name: str, arguments: dict[str, Any]) -> Any:
