@@ -133,21 +133,31 @@ def nearest(
     if as_json:
         print(json.dumps(collection, ensure_ascii=False, indent=2))
         return
+    _print_nearest(collection)
+
+
+def _print_nearest(collection: dict[str, Any]) -> None:
+    """A ``/v1/nearest`` collection as a Vietnamese table, its notes and the earliest reopening."""
+    from geo.messages import moment_text, state_label
+
     proc = collection["procedure"]
-    out.print(f"[bold]{proc['name']}[/] ({proc['code']}) — {collection['query']['at']}", highlight=False)
+    at = datetime.fromisoformat(collection["query"]["at"])
+    out.print(f"[bold]{proc['name']}[/] ({proc['code']}) — lúc {moment_text(at)}", highlight=False)
     table = Table(show_lines=False)
     for col in ("#", "Nơi", "Địa chỉ", "Khoảng cách", "Trạng thái", "Mở / đóng"):
         table.add_column(col)
     for i, feature in enumerate(collection["features"], start=1):
         p = feature["properties"]
-        distance = f"{p['distance_m'] / 1000:.2f} km"
+        distance = f"{p['distance_m'] / 1000:.2f} km".replace(".", ",")
         if p["travel_time_s"] is not None:
             distance += f", {p['travel_time_s'] / 60:.0f} phút"
-        change = (p["closes_at"] and f"đóng {p['closes_at'][11:16]}") or (p["opens_at"] and f"mở {p['opens_at']}")
-        table.add_row(str(i), p["name"], p["address"], distance, p["state"], change or "")
+        change = (p["closes_at"] and f"đóng {p['closes_at'][11:16]}") or (
+            p["opens_at"] and f"mở lại {moment_text(datetime.fromisoformat(p['opens_at']))}"
+        )
+        table.add_row(str(i), p["name"], p["address"], distance, state_label(p["state"]), change or "")
     out.print(table)
     for note in collection.get("notes", []):
-        out.print(f"note: {note}", highlight=False)
+        out.print(f"lưu ý: {note['text']}", highlight=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------------------------------------- network
@@ -354,14 +364,17 @@ def ask(
     at: Annotated[str | None, typer.Option(help="ISO 8601 time with offset; default now.")] = None,
     k: Annotated[int, typer.Option(help="How many places.")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON (/v1/ask).")] = False,
+    when: Annotated[
+        str | None, typer.Option(help="The time of the visit in words ('sáng mai'), read relative to --at.")
+    ] = None,
 ) -> None:
-    """Answer a free-text question in Vietnamese (procedure + place), or say what to ask back."""
+    """Answer a free-text question in Vietnamese (procedure, place, time of the visit), or say what to ask back."""
     from geo.ask import as_plain, format_answer, get_asker
     from geo.hours import TZ, parse_time
     from geo.service import get_service
 
-    when = parse_time(at) if at else datetime.now(TZ)
-    response = as_plain(get_asker(get_service()).ask(question, lon=lon, lat=lat, at=when, k=k))
+    now = parse_time(at) if at else datetime.now(TZ)
+    response = as_plain(get_asker(get_service()).ask(question, lon=lon, lat=lat, at=now, k=k, when=when))
     if as_json:
         print(json.dumps(response, ensure_ascii=False, indent=2))
         return

@@ -41,6 +41,7 @@ from geo import __version__
 from geo.ask import Asker, as_plain, get_asker
 from geo.errors import GandanError, NotFound
 from geo.hours import TZ, parse_time
+from geo.messages import message
 from geo.registry import search_procedures as catalog_search
 from geo.service import Service, get_service
 
@@ -64,7 +65,8 @@ INSTRUCTIONS = (
     "gandan answers where in Hanoi (Vietnam) to do an administrative procedure in person: the nearest OPEN "
     "public-service location (commune centres, branches of the city centre) for a procedure, after the "
     "2025 merger (126 communes). Procedures and places may be given in Vietnamese, diacritics optional; "
-    "pre-2025 ward and district names are understood. When a tool says status 'ask', relay its question."
+    "pre-2025 ward and district names are understood, and so are times in words ('sáng mai', 'thứ bảy này'). "
+    "When a tool says status 'ask', relay its question."
 )
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 NEAREST_KEYS = ("id", "name", "address", "distance_m", "state", "opens_at", "closes_at", "commune")
@@ -95,7 +97,19 @@ PersonPlace = Annotated[
 ]
 VisitTime = Annotated[
     str | None,
-    Field(description="Time of the visit, ISO 8601 with offset (2026-03-02T09:30+07:00); default now."),
+    Field(
+        description="When the question is asked (the time words are read relative to it), ISO 8601 with "
+        "offset (2026-03-02T09:30+07:00); default now. Without `when`, also the time of the visit.",
+        max_length=64,
+    ),
+]
+VisitWords = Annotated[
+    str | None,
+    Field(
+        description="The time of the visit in Vietnamese words, relative to `at`: 'sáng mai', 'thứ bảy này', "
+        "'7 giờ tối nay', 'ngày 17/2/2026', 'mùng 2 Tết'. Words the procedure text holds are read too.",
+        max_length=100,
+    ),
 ]
 PlaceCount = Annotated[int, Field(description=K_HELP, ge=1, le=MAX_K)]
 ProcedureQuery = Annotated[
@@ -199,32 +213,41 @@ def find_nearest_service_point(
     lon: Longitude = None,
     at: VisitTime = None,
     k: PlaceCount = 3,
+    when: VisitWords = None,
 ) -> CallToolResult:
-    """The nearest open public-service locations in Hanoi that handle a procedure.
+    """The nearest open public-service locations in Hanoi that handle a procedure, at the time of the visit.
 
-    Returns status answered (with places), ask (a question to relay: procedure or place missing or
-    ambiguous) or not_in_person (the procedure is handled elsewhere, e.g. by the police).
+    Returns status answered (with places), ask (a question to relay: procedure, place or time missing,
+    ambiguous or not understood) or not_in_person (the procedure is handled elsewhere, e.g. by the
+    police). The answer says which time it is for (understood.time); when nothing is open then, it
+    names the earliest reopening (next_opening) and still lists the nearest places.
 
     Parameters
     ----------
     ctx
         The request context (injected by the SDK); its lifespan context is the `ToolState`.
-    procedure, place, lat, lon, at, k
+    procedure, place, lat, lon, at, k, when
         The tool's inputs, described in their ``Field`` (the input schema).
 
     Returns
     -------
     CallToolResult
-        The answer as text; status, what was understood, the question to ask, the places and notes as JSON.
+        The answer as text (Vietnamese); status, what was understood (with the time), the question to
+        ask, the places, the earliest reopening and notes as JSON.
     """
     state = _state(ctx)
-    data = _domain(lambda: state.asker().answer_parts(procedure, place, lon=lon, lat=lat, at=_when(at), k=k))
+    words = when.strip() if when and when.strip() else None
+    data = _domain(
+        lambda: state.asker().answer_parts(procedure, place, lon=lon, lat=lat, at=_when(at), k=k, when=words)
+    )
+    result = data.get("result") or {}
     summary = {
         "status": data["status"],
         "answer": data["answer"],
         "understood": data["understood"],
         "ask": data["ask"],
-        "places": _places(data.get("result") or {}),
+        "places": _places(result),
+        "next_opening": result.get("next_opening"),
         "notes": data["notes"],
     }
     return _result(data["answer"], summary)
@@ -261,11 +284,11 @@ def search_procedures(ctx: ToolContext, query: ProcedureQuery, limit: ProcedureL
     data = _domain(lambda: _find_procedures(state.asker(), query, limit))
     items = data["procedures"]
     if not items:
-        text = f"No procedure matches {query!r}."
+        text = message("no_procedure_match", query=query).text
     else:
+        elsewhere = " " + message("not_in_person_here").text
         text = "; ".join(
-            f"{p['code']} {p['short_name']}" + ("" if p["handled_in_person"] else " (not in person here)")
-            for p in items[:5]
+            f"{p['code']} {p['short_name']}" + ("" if p["handled_in_person"] else elsewhere) for p in items[:5]
         )
     return _result(text, data)
 
@@ -309,13 +332,13 @@ def locate_commune(
     found = data["place"]
     if commune:
         former = len(data["former_units"])
-        text = f"{commune['full_name']} (code {commune['code']}), formed from {former} pre-2025 unit(s)."
+        text = message("commune_formed_from", name=commune["full_name"], code=commune["code"], count=former).text
         if found.get("kind") == "former_district":
-            text = f"{found['name']}: centre in {text}"
+            text = message("district_centre_in", district=found["name"], commune=text).text
     elif found.get("options"):
-        text = "Ambiguous: " + "; ".join(o["label"] for o in found["options"][:6])
+        text = message("place_ambiguous", options="; ".join(o["label"] for o in found["options"][:6])).text
     else:
-        text = "Outside every commune of Hanoi."
+        text = message("outside_hanoi_communes").text
     return _result(text, data)
 
 
@@ -380,13 +403,17 @@ def coverage_summary(
     state = _state(ctx)
     data = _domain(lambda: _coverage(state, procedure, threshold_m, commune, worst, scope))
     totals = data["totals"]
-    text = (
-        f"{data['procedure']['code']}: {totals['share']:.0%} of {totals['population']:,} people live within "
-        f"{data['threshold_m']:,.0f} m of one of {totals['places']} places"
-    )
+    text = message(
+        "coverage_city",
+        code=data["procedure"]["code"],
+        share=f"{totals['share']:.0%}",
+        population=f"{totals['population']:,}".replace(",", "."),
+        metres=f"{data['threshold_m']:,.0f}".replace(",", "."),
+        places=totals["places"],
+    ).text
     if commune and data["communes"]:
         row = data["communes"][0]
-        text += f"; {row['name']}: {row['share']:.0%} covered"
+        text += message("coverage_commune", name=row["name"], share=f"{row['share']:.0%}").text
     return _result(text + ".", data)
 
 

@@ -19,6 +19,8 @@ __all__ = [
     "NearestFeature",
     "NearestProperties",
     "NearestQuery",
+    "NextOpening",
+    "Note",
     "Problem",
     "ProcedureOut",
     "TodayHours",
@@ -142,15 +144,42 @@ class NearestFeature(BaseModel):
     properties: NearestProperties
 
 
+class Note(BaseModel):
+    """One thing to tell the person, from the message catalogue (`geo.messages`): Vietnamese first."""
+
+    code: str = Field(description="Stable code a program can act on, e.g. all_closed, beyond_network.")
+    text: str = Field(description="Vietnamese text (shown on a Vietnamese page).")
+    text_en: str = Field(description="English text (shown on an English page).")
+
+
+class NextOpening(BaseModel):
+    """The capable place that opens first, when none is open at the time asked about."""
+
+    id: str
+    name: str
+    opens_at: str = Field(description="ISO 8601 with offset.")
+    distance_m: float = Field(description="Geodesic metres from the origin.")
+
+
 class NearestCollection(BaseModel):
-    """Nearest places, best first, with the query as understood."""
+    """Nearest places, best first, with the query as understood.
+
+    Never a dead end: when no place that handles the procedure is open at ``at`` (with or without
+    ``open_only``), ``features`` holds the nearest places anyway (``state`` closed, with ``opens_at``),
+    ``next_opening`` names the place that reopens first and a note (code ``all_closed``) says so; with
+    ``open_only`` a second note (``none_open_shown_closed``) says the places shown are not open.
+    """
 
     model_config = ConfigDict(extra="allow")
     type: Literal["FeatureCollection"]
     features: list[NearestFeature]
     query: dict[str, Any]
     procedure: dict[str, Any]
-    notes: list[str]
+    notes: list[Note] = Field(description="What to tell the person, each in Vietnamese and English.")
+    next_opening: NextOpening | None = Field(
+        description="When no capable place is open at `at`: the one that reopens first (nearest on a tie); "
+        "null when some place is open."
+    )
 
 
 class ProcedureOut(BaseModel):

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final, Literal
+from zoneinfo import ZoneInfo
 
 __all__ = [
     "CATALOGUE",
@@ -28,6 +30,8 @@ __all__ = [
     "Message",
     "message",
     "mode_label",
+    "moment_text",
+    "place_kind_label",
     "placeholders",
     "state_label",
 ]
@@ -76,12 +80,72 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
         "Câu hỏi có vẻ không phải tiếng Việt.",
         "The question does not look Vietnamese.",
     ),
+    "time_not_understood": (
+        "Tôi chưa hiểu thời điểm “{phrase}” ({reason_vi}).",
+        "The time “{phrase}” was not understood ({reason}).",
+    ),
+    "time_question": (
+        "Bạn định đến vào lúc nào? Ví dụ: sáng mai, chiều thứ Sáu, 14:00 ngày 5/3.",
+        "When do you plan to go? For example: tomorrow morning, Friday afternoon, 14:00 on 5/3.",
+    ),
+    "time_assumed": (
+        "Về thời gian: {reason_vi}.",
+        "About the time: {reason}.",
+    ),
+    "unit_went_whole": (
+        "{unit} ({district}) cũ nay thuộc trọn về {commune}.",
+        "Former {unit} ({district}) went whole into {commune}.",
+    ),
+    "unit_split": (
+        "{unit} ({district}) cũ đã bị chia; vị trí của nó nằm ở {commune} (phần có khả năng nhất); các phần khác: "
+        "{others}.",
+        "Former {unit} ({district}) was split; its point lies in {commune} (the likely part); other parts: {others}.",
+    ),
+    "unit_not_in_crosswalk": (
+        "{unit} cũ không có trong bảng chuyển đổi; phường, xã lấy theo vị trí của nó.",
+        "Former {unit} is not in the crosswalk; commune taken from its point.",
+    ),
+    "no_procedure_match": (
+        "Không có thủ tục nào khớp với “{query}”.",
+        "No procedure matches “{query}”.",
+    ),
+    "not_in_person_here": (
+        "(không làm trực tiếp tại các điểm phục vụ hành chính công)",
+        "(not handled in person at public-service locations)",
+    ),
+    "commune_formed_from": (
+        "{name} (mã {code}), hình thành từ {count} đơn vị cấp xã trước năm 2025.",
+        "{name} (code {code}), formed from {count} pre-2025 unit(s).",
+    ),
+    "district_centre_in": (
+        "{district}: khu trung tâm nay thuộc {commune}",
+        "{district}: its centre is now in {commune}",
+    ),
+    "place_ambiguous": (
+        "Chưa rõ là nơi nào: {options}.",
+        "Ambiguous: {options}.",
+    ),
+    "outside_hanoi_communes": (
+        "Vị trí này không thuộc phường, xã nào của Hà Nội.",
+        "Outside every commune of Hanoi.",
+    ),
+    "coverage_city": (
+        "{code}: {share} trong {population} người dân sống cách một trong {places} địa điểm không quá {metres} m",
+        "{code}: {share} of {population} people live within {metres} m of one of {places} places",
+    ),
+    "coverage_commune": (
+        "; {name}: {share} được phục vụ",
+        "; {name}: {share} covered",
+    ),
     "staff_closed": (
         "Đóng cửa theo thông báo của cán bộ: {reason}.",
         "Closed by notice of the staff: {reason}.",
     ),
 }
 
+_TZ = ZoneInfo("Asia/Ho_Chi_Minh")  # geo.hours.TZ; not imported so that the catalogue stays dependency-free
+_WEEKDAYS_VI = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
+_WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _STATES: Final[dict[str, tuple[str, str]]] = {
     "open": ("đang mở cửa", "open"),
     "closed": ("đang đóng cửa", "closed"),
@@ -92,6 +156,16 @@ _MODES: Final[dict[str, tuple[str, str]]] = {
     "walk": ("đi bộ", "walk"),
     "motorbike": ("xe máy", "motorbike"),
     "car": ("ô tô", "car"),
+}
+
+
+_PLACE_KINDS: Final[dict[str, tuple[str, str]]] = {
+    "commune": ("phường, xã", "commune"),
+    "former_unit": ("phường, xã cũ", "former unit"),
+    "former_district": ("quận, huyện cũ", "former district"),
+    "landmark": ("địa danh", "landmark"),
+    "street": ("đường phố", "street"),
+    "coordinates": ("toạ độ", "coordinates"),
 }
 
 
@@ -116,8 +190,11 @@ class Message:
         return self.text
 
 
-def message(code: str, **params: Any) -> Message:
+def message(code: str, /, **params: Any) -> Message:
     """The catalogue's message ``code`` filled with ``params`` (``mode`` also fills ``mode_vi``).
+
+    A `datetime` parameter is written in each language by `moment_text` ("08:00 thứ Hai 09/03/2026",
+    "08:00 Monday 09/03/2026"), so both texts keep the same placeholders.
 
     Raises
     ------
@@ -127,7 +204,18 @@ def message(code: str, **params: Any) -> Message:
     vi, en = CATALOGUE[code]
     if "mode" in params and "mode_vi" not in params:
         params["mode_vi"] = mode_label(str(params["mode"]))
+    if any(isinstance(v, datetime) for v in params.values()):
+        in_vi = {k: moment_text(v) if isinstance(v, datetime) else v for k, v in params.items()}
+        in_en = {k: moment_text(v, "en") if isinstance(v, datetime) else v for k, v in params.items()}
+        return Message(code, vi.format(**in_vi), en.format(**in_en), params)
     return Message(code, vi.format(**params), en.format(**params), params)
+
+
+def moment_text(moment: datetime, lang: Lang = "vi") -> str:
+    """A moment as said in a note: clock time, weekday and date in Hanoi (``"08:00 thứ Hai 09/03/2026"``)."""
+    local = moment.astimezone(_TZ)
+    weekdays = _WEEKDAYS_EN if lang == "en" else _WEEKDAYS_VI
+    return f"{local:%H:%M} {weekdays[local.weekday()]} {local:%d/%m/%Y}"
 
 
 def state_label(state: str, lang: Lang = "vi") -> str:
@@ -139,6 +227,12 @@ def state_label(state: str, lang: Lang = "vi") -> str:
 def mode_label(mode: str, lang: Lang = "vi") -> str:
     """How a travel mode is said in ``lang``."""
     vi, en = _MODES[mode]
+    return en if lang == "en" else vi
+
+
+def place_kind_label(kind: str, lang: Lang = "vi") -> str:
+    """How a kind of place (``commune``, ``former_unit``, ``landmark``…) is said in ``lang`` (unknown: as is)."""
+    vi, en = _PLACE_KINDS.get(kind, (kind, kind))
     return en if lang == "en" else vi
 
 

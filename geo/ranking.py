@@ -26,6 +26,7 @@ import numpy as np
 from geo.errors import InvalidParameter
 from geo.geodesy import GEOD, GEODESIC_OVER_PROJECTED_MIN
 from geo.hours import OpeningState
+from geo.messages import Message, message
 
 if TYPE_CHECKING:
     from geo.network import RoadNetwork
@@ -39,9 +40,11 @@ __all__ = [
     "Candidates",
     "Match",
     "NearestResult",
+    "NextOpening",
     "Ranked",
     "build_result",
     "check_k",
+    "earliest_reopening",
     "rank_by_network",
     "rank_key",
     "rank_nearest",
@@ -53,7 +56,7 @@ __all__ = [
 STATE_RANK = {"open": 0, "unknown": 1, "closed": 2}
 OPEN_RANK = STATE_RANK["open"]
 MAX_ENGINE_K = 1000
-NO_CAPABLE_POINT_NOTE = "no service point in Hanoi handles this procedure in person"
+NO_CAPABLE_POINT_NOTE = message("no_capable_point")
 _GEOD = GEOD  # the hot path reads a module global
 
 # One ranked candidate: (its `rank_key`, its row in the backend's points, its geodesic distance in metres).
@@ -86,7 +89,50 @@ class NearestResult:
     procedure: dict[str, Any]
     matches: list[Match]
     origin_commune: dict[str, Any] | None
-    notes: list[str] = field(default_factory=list)
+    notes: list[Message] = field(default_factory=list)
+    next_opening: NextOpening | None = None  # set when no capable place is open at ``at`` (see Service.nearest)
+
+
+@dataclass(frozen=True, slots=True)
+class NextOpening:
+    """The capable place that opens first after a time at which none is open (the way out of a dead end)."""
+
+    row: int
+    id: str
+    opens_at: datetime
+    distance_m: float
+
+
+def earliest_reopening(
+    lon: float,
+    lat: float,
+    rows: Sequence[int],
+    opens_at: Sequence[datetime | None],
+    places: Sequence[tuple[str, float, float]],
+    preferred: Sequence[int] = (),
+) -> NextOpening | None:
+    """The place among ``rows`` that opens first; of those opening at that time, the one shown first.
+
+    Parameters
+    ----------
+    lon, lat
+        The origin (for the distance, and to break a tie by the nearest).
+    rows, opens_at
+        The capable rows and the next opening of each (None: not within the look-ahead).
+    places
+        ``(id, lon, lat)`` of every point, by row.
+    preferred
+        Rows already shown, best first: a tie goes to the first of them, else to the nearest.
+    """
+    known = [(when, row) for row, when in zip(rows, opens_at, strict=True) if when is not None]
+    if not known:
+        return None
+    first = min(when for when, _ in known)
+    tied = [row for when, row in known if when == first]
+    shown = [row for row in preferred if row in set(tied)]
+    distances = {row: _GEOD.inv(lon, lat, places[row][1], places[row][2])[2] for row in (shown[:1] or tied)}
+    row = shown[0] if shown else min(tied, key=lambda r: (round(distances[r], 2), places[r][0]))
+    return NextOpening(row=row, id=places[row][0], opens_at=first, distance_m=round(float(distances[row]), 1))
 
 
 def rank_key(state_rank: int, distance_m: float, point_id: str) -> tuple[int, float, str]:
@@ -257,7 +303,7 @@ def rank_by_network(
             straight.lon, straight.lat, list(candidates.values()), k=straight.k - len(matches), route=route
         )
         if found is None:
-            notes.append(f"the origin is beyond the {mode} road network; distances are straight-line")
+            notes.append(message("beyond_network", mode=mode))
             return replace(straight, mode=mode, notes=notes)
         reach = max((hit.distance_m for hit in found), default=float("inf"))
         # Only places that could have beaten the answer are worth a note: nearer by air than the last pick by road.
@@ -268,8 +314,7 @@ def rank_by_network(
         ]
         if skipped:
             notes.append(
-                f"{len(skipped)} nearby place(s) lie beyond the {mode} road network and are not ranked by "
-                f"travel time: {', '.join(sorted(skipped)[:5])}"
+                message("places_off_network", count=len(skipped), mode=mode, ids=", ".join(sorted(skipped)[:5]))
             )
         for hit in found:
             r = row_of[hit.id]

@@ -10,6 +10,7 @@ Nothing here knows about HTTP.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
@@ -20,10 +21,11 @@ import pandas as pd
 
 from geo.errors import InvalidParameter, NotFound
 from geo.finder import Finder
-from geo.hours import Calendar, OpeningState, hours_of_day
+from geo.hours import LOOKAHEAD_DAYS, Calendar, OpeningState, hours_of_day
 from geo.index import Index
+from geo.messages import message
 from geo.modes import ROAD_MODES, TRAVEL_MODES
-from geo.ranking import NearestResult, rank_by_network
+from geo.ranking import OPEN_RANK, STATE_RANK, NearestResult, earliest_reopening, rank_by_network
 from geo.registry import search_procedures
 from geo.settings import Settings, get_settings
 from geo.text import fold
@@ -236,11 +238,60 @@ class Service:
         open_only: bool = False,
         route: bool = False,
     ) -> NearestResult:
-        """The ``k`` best places for ``procedure`` from (lon, lat) at ``at`` by ``mode``."""
+        """The ``k`` best places for ``procedure`` from (lon, lat) at ``at`` by ``mode``.
+
+        Never a dead end: when no capable place is open at ``at``, the result names the earliest
+        reopening (``next_opening``, with a note) and, even with ``open_only``, holds the nearest places
+        (closed, with their ``opens_at``) rather than nothing.
+        """
         if mode not in TRAVEL_MODES:
             raise InvalidParameter(f"mode={mode!r} is not one of {', '.join(TRAVEL_MODES)}")
         if not 1 <= k <= self.settings.max_k:
             raise InvalidParameter(f"k={k} is out of range (1..{self.settings.max_k})")
+        result = self._ranked(lon, lat, procedure, at, k, mode, open_only, route)
+        if any(m.state.is_open for m in result.matches):
+            return result  # the hot path: something is open
+        return self._way_out(result, procedure, k, mode, route)
+
+    def _way_out(self, result: NearestResult, procedure: str, k: int, mode: str, route: bool) -> NearestResult:
+        """``result`` with the earliest reopening and the nearest places, when no capable place is open."""
+        backend = self.backend
+        capable = backend.capable_rows(result.procedure["code"])
+        if len(capable) == 0:
+            return result
+        ranks = backend.states_at(result.at)[1][capable]
+        if (ranks == OPEN_RANK).any():
+            return result  # open places exist (beyond the road network, say): not a dead end
+        notes = list(result.notes)
+        if result.open_only and not result.matches:
+            shown = self._ranked(result.lon, result.lat, procedure, result.at, k, mode, False, route)
+            result = replace(shown, open_only=True)
+            notes = [*shown.notes, message("none_open_shown_closed")]
+        self._point_records()  # the places' ids and coordinates, by row
+        rows = [int(r) for r in capable]
+        opens = [backend.state_of(r, result.at).opens_at for r in rows]
+        found = earliest_reopening(
+            result.lon, result.lat, rows, opens, self._places, preferred=[m.row for m in result.matches]
+        )
+        if found is not None and (ranks == STATE_RANK["closed"]).all():
+            name = self._records[found.row]["properties"]["name"]
+            notes.insert(0, message("all_closed", at=result.at, name=name, opens_at=found.opens_at))
+        elif found is None:
+            notes.insert(0, message("no_reopening_known", days=LOOKAHEAD_DAYS))
+        return replace(result, notes=notes, next_opening=found)
+
+    def _ranked(
+        self,
+        lon: float,
+        lat: float,
+        procedure: str,
+        at: datetime,
+        k: int,
+        mode: str,
+        open_only: bool,
+        route: bool,
+    ) -> NearestResult:
+        """The backend's straight-line answer, ranked again on the road network for a travel mode."""
         result = self.backend.nearest(lon, lat, procedure, at, k=k, open_only=open_only)
         if mode == "straight":
             return result
@@ -455,13 +506,27 @@ class Service:
                 "boundary_free": proc.get("boundary_free"),
                 "handled_at": proc.get("handled_at"),
             },
-            "notes": result.notes,
+            "notes": [note.to_json() for note in result.notes],
+            "next_opening": self._next_opening_json(result),
         }
         if any(m.cost_basis == "network" for m in result.matches):
             from geo.network import OSM_ATTRIBUTION
 
             collection["attribution"] = OSM_ATTRIBUTION
         return collection
+
+
+    def _next_opening_json(self, result: NearestResult) -> dict[str, Any] | None:
+        """``next_opening`` of the ``/v1/nearest`` body: the place that opens first when none is open."""
+        found = result.next_opening
+        if found is None:
+            return None
+        return {
+            "id": found.id,
+            "name": self._point_records()[found.row]["properties"]["name"],
+            "opens_at": iso(found.opens_at),
+            "distance_m": found.distance_m,
+        }
 
 
 @lru_cache(maxsize=4096)

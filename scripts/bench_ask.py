@@ -7,7 +7,9 @@ Baselines measured in the same run on the same queries:
 * accuracy of a naive reader: the catalogue's own search (`geo.registry.search_procedures`) on the
   whole text for the procedure, and the first commune in force whose name appears in the folded text;
 * latency of the bare search (`Service.nearest` + `to_feature_collection` from the point the asker
-  chose), so the ratio is the cost of understanding on top of answering.
+  chose), so the ratio is the cost of understanding on top of answering;
+* latency with the time understanding (`geo.ask.when`) turned off (``Asker.understand_times``), so the
+  difference at p50 is what reading times costs.
 """
 
 from __future__ import annotations
@@ -101,6 +103,14 @@ def run(argv: list[str]) -> None:
                 best[i] = min(best[i], time.perf_counter() - t)
         return best * 1000
 
+    def latencies_once(fn, items) -> np.ndarray:  # type: ignore[no-untyped-def]
+        took = np.empty(len(items))
+        for i, item in enumerate(items):
+            t = time.perf_counter()
+            fn(item)
+            took[i] = time.perf_counter() - t
+        return took * 1000
+
     def one(case: dict[str, str]) -> None:
         lat = float(case["lat"]) if case["lat"] else None
         lon = float(case["lon"]) if case["lon"] else None
@@ -109,7 +119,14 @@ def run(argv: list[str]) -> None:
     def bare(point: tuple[float, float, str]) -> None:
         service.to_feature_collection(service.nearest(point[0], point[1], point[2], at, k=3))
 
-    ask_ms = latencies(one, cases)
+    # Time understanding on and off in the same run, interleaved pass by pass (so drift hits both alike).
+    ask_ms = np.full(len(cases), np.inf)
+    no_time_ms = np.full(len(cases), np.inf)
+    for _ in range(args.repeat):
+        for times_on, best in ((True, ask_ms), (False, no_time_ms)):
+            asker.understand_times = times_on
+            np.minimum(best, latencies_once(one, cases), out=best)
+    asker.understand_times = True
     bare_ms = latencies(bare, points)
     n = len(cases)
     print(f"ask: {n} queries; asker built in {build_s:.2f} s (gazetteer, synonyms, OSM street names)")
@@ -125,6 +142,11 @@ def run(argv: list[str]) -> None:
         f"max {ask_ms.max():.2f} ms; "
         f"bare nearest + GeoJSON for the {len(points)} answered: p50 {b50:.2f} ms, p99 {b99:.2f} ms; "
         f"ratio p50 {p50 / b50:.1f}×"
+    )
+    n50 = float(np.percentile(no_time_ms, 50))
+    print(
+        f"ask p50 with time understanding {p50:.3f} ms, without {n50:.3f} ms: "
+        f"time understanding adds {p50 - n50:+.3f} ms at p50 (goal: at most +0.2 ms)"
     )
 
 

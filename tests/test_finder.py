@@ -125,7 +125,7 @@ def test_only_capable_points_are_returned(finder: Finder) -> None:
 def test_procedure_not_handled_in_person_says_so(finder: Finder) -> None:
     police = finder.index.procedures[finder.index.procedures["handled_at"] == ""]
     result = finder.nearest(105.8542, 21.0285, police["code"].iloc[0], datetime.now(TZ), k=3)
-    assert result.matches == [] and "in person" in result.notes[0]
+    assert result.matches == [] and "in person" in result.notes[0].text_en
 
 
 # ----------------------------------------------------------------------------------- errors

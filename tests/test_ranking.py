@@ -203,14 +203,14 @@ def test_network_re_rank_stops_once_k_are_found_and_keeps_open_only() -> None:
 def test_origin_beyond_the_network_keeps_the_straight_answer_with_a_note() -> None:
     result = rerank(FakeNetwork(SECONDS, beyond=True), k=3)
     assert result.mode == "walk" and result.matches == [] and result.notes[0] == "kept"
-    assert "beyond the walk road network" in result.notes[1]
+    assert "beyond the walk road network" in result.notes[1].text_en
 
 
 def test_places_off_the_network_are_named_when_they_could_have_won() -> None:
     # o-near is off the graph, and nearer by air than o-far is by road: the answer says so.
     result = rerank(FakeNetwork(SECONDS, unreachable=frozenset({"o-near"})), k=1)
     assert [m.id for m in result.matches] == ["o-far"]
-    assert any("1 nearby place(s)" in n and "o-near" in n for n in result.notes)
+    assert any("1 nearby place(s)" in n.text_en and "o-near" in n.text for n in result.notes[1:])
     # o-far off the graph is farther by air (3.1 km) than o-near by road (3 km): nothing to say.
     result = rerank(FakeNetwork(SECONDS, unreachable=frozenset({"o-far"})), k=1)
     assert [m.id for m in result.matches] == ["o-near"] and result.notes == ["kept"]

@@ -51,7 +51,9 @@ def test_origin_beyond_the_road_network_falls_back_to_straight_line(client) -> N
     body = client.get("/v1/nearest", params={**SOC_SON, "procedure": "1.001193", "at": AT, "mode": "car"}).json()
     props = [f["properties"] for f in body["features"]]
     assert props and all(p["cost_basis"] == "straight_line" and p["travel_time_s"] is None for p in props)
-    assert any("beyond the car road network" in note for note in body["notes"])
+    assert any(
+        "beyond the car road network" in note["text_en"] and note["code"] == "beyond_network" for note in body["notes"]
+    )
 
 
 def test_features_carry_today_hours_and_state(client) -> None:
@@ -141,3 +143,89 @@ def test_lookups_give_json_ready_records(service) -> None:
     assert feature["id"] == "00004" and feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
     with pytest.raises(NotFound, match="no commune with code '99999'"):
         service.commune_feature("99999")
+
+
+# ---------------------------------------------------------------------------------------------- no dead ends
+SUNDAY_NIGHT = "2026-03-08T23:00:00+07:00"
+MONDAY_8 = "2026-03-09T08:00+07:00"
+
+
+@pytest.mark.parametrize("mode", ["straight", "walk"])
+@pytest.mark.parametrize("open_only", [True, False])
+def test_nothing_open_names_the_earliest_reopening_and_shows_the_nearest(client, mode: str, open_only: bool) -> None:
+    params = {**HOAN_KIEM, "procedure": "1.001193", "at": SUNDAY_NIGHT, "k": 3, "mode": mode,
+              "open_only": str(open_only).lower()}  # fmt: skip
+    body = client.get("/v1/nearest", params=params).json()
+    props = [f["properties"] for f in body["features"]]
+    assert len(props) == 3 and all(p["state"] == "closed" and p["opens_at"] == MONDAY_8 for p in props)
+    assert body["query"]["open_only"] is open_only
+    reopening = body["next_opening"]
+    assert reopening["opens_at"] == MONDAY_8 and reopening["id"] == props[0]["id"] and reopening["name"]
+    codes = [n["code"] for n in body["notes"]]
+    assert codes[0] == "all_closed" and ("none_open_shown_closed" in codes) is open_only
+    first = body["notes"][0]
+    assert "08:00 thứ Hai 09/03/2026" in first["text"] and reopening["name"] in first["text"]
+    assert "08:00 Monday 09/03/2026" in first["text_en"]
+
+
+def test_when_something_is_open_there_is_no_next_opening(client) -> None:
+    body = client.get("/v1/nearest", params={**HOAN_KIEM, "procedure": "1.001193", "at": AT,
+                                              "open_only": "true"}).json()  # fmt: skip
+    assert body["next_opening"] is None and body["notes"] == []
+    assert all(f["properties"]["state"] == "open" for f in body["features"])
+
+
+def test_the_earliest_reopening_may_be_another_place_than_the_nearest(service) -> None:
+    # Every point has the same hours today, so the case is built: the nearest reopens a day later.
+    from geo.ranking import earliest_reopening
+
+    places = [("near", 105.8542, 21.0285), ("far", 105.90, 21.05)]
+    monday, tuesday = parse_time(MONDAY_8), parse_time("2026-03-10T08:00+07:00")
+    found = earliest_reopening(105.8542, 21.0285, [0, 1], [tuesday, monday], places, preferred=[0, 1])
+    assert found is not None and found.id == "far" and found.opens_at == monday and found.distance_m > 4000
+    tie = earliest_reopening(105.8542, 21.0285, [1, 0], [monday, monday], places)
+    assert tie is not None and tie.id == "near"  # a tie goes to the nearest
+    assert earliest_reopening(105.8542, 21.0285, [0], [None], places) is None
+
+
+def test_cli_nearest_says_it_in_vietnamese(service, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import geo.service
+
+    monkeypatch.setattr(geo.service, "get_service", lambda: service)
+    result = CliRunner().invoke(cli, ["nearest", "--lat", "21.0285", "--lon", "105.8542", "--procedure", "1.001193",
+                                      "--at", SUNDAY_NIGHT, "--open-only"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "đang đóng cửa" in text and "sớm nhất mở lại" in text and "08:00 thứ Hai 09/03/2026" in text
+    assert "closed" not in text and "note:" not in text
+
+
+def test_ask_and_mcp_name_the_reopening(client, service) -> None:  # type: ignore[no-untyped-def]
+    import anyio
+    from mcp import Client
+
+    from app.mcp import build_server
+
+    body = client.get("/v1/ask", params={"q": "làm giấy khai sinh ở phường Hoàn Kiếm", "at": SUNDAY_NIGHT}).json()
+    assert body["status"] == "answered" and "hiện chưa có nơi nào mở cửa" in body["answer"]
+    assert "mở lại lúc 08:00 thứ Hai 09/03" in body["answer"] and body["result"]["next_opening"]["opens_at"] == MONDAY_8
+
+    async def main():  # type: ignore[no-untyped-def]
+        async with Client(build_server(service)) as mcp_client:
+            arguments = {"procedure": "khai sinh", "place": "phường Hoàn Kiếm", "at": SUNDAY_NIGHT}
+            return await mcp_client.call_tool("find_nearest_service_point", arguments)
+
+    data = anyio.run(main).structured_content
+    assert data["next_opening"]["opens_at"] == MONDAY_8 and data["places"][0]["opens_at"] == MONDAY_8
+    assert data["notes"][0]["code"] == "all_closed"
+
+
+def test_no_known_reopening_is_said_not_hidden(service, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from geo.hours import OpeningState
+
+    # Every capable place closed for longer than the look-ahead (no next opening known).
+    monkeypatch.setattr(service.backend, "state_of", lambda row, at: OpeningState("closed"))
+    result = service.nearest(HOAN_KIEM["lon"], HOAN_KIEM["lat"], "1.001193", parse_time(SUNDAY_NIGHT), open_only=True)
+    assert result.matches and result.next_opening is None
+    assert [n.code for n in result.notes] == ["no_reopening_known", "none_open_shown_closed"]
+    assert service.to_feature_collection(result)["next_opening"] is None

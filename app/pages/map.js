@@ -707,7 +707,8 @@
     var notes = collection.notes || [];
     if (notes.length) {
       var box = $("gandan-notes");
-      box.textContent = t("notes") + ": " + notes.map(localText).join("; ");
+      // Each note is a sentence ({code, text, text_en}: the page's language picks the text; a string as is).
+      box.textContent = t("notes") + ": " + notes.map(localText).join(" ");
       box.hidden = false;
     }
     document.body.dataset.results = String(features.length);

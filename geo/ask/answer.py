@@ -18,7 +18,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from geo.ask.understanding import Place, Understanding
+from geo.ask.when import TimeReading
 from geo.hours import TZ
+from geo.messages import Message, message
 from geo.text import nfc
 
 __all__ = [
@@ -31,11 +33,14 @@ __all__ = [
     "place_question",
     "procedure_question",
     "short_name",
+    "time_json",
+    "time_question",
 ]
 
 AnswerStatus = Literal["answered", "ask", "not_in_person"]
 _WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
 _NOT_VIETNAMESE = "Xin lỗi, tôi chỉ hiểu câu hỏi bằng tiếng Việt. "
+_NO_TIME = TimeReading(kind="none")
 
 
 # --------------------------------------------------------------------------------------------- words
@@ -87,25 +92,45 @@ def _place_phrase(place: Place) -> str:
 # --------------------------------------------------------------------------------------------- sentences
 
 
-def answer_sentence(record: dict[str, Any], place: Place, result: dict[str, Any], at: datetime) -> str:
-    """The answer: the nearest place for the procedure, whether it is open at ``at``, and how far."""
+def answer_sentence(
+    record: dict[str, Any], place: Place, result: dict[str, Any], at: datetime, reading: TimeReading = _NO_TIME
+) -> str:
+    """The answer: the nearest place for the procedure, whether it is open at ``at``, and how far.
+
+    When the question said a time (``reading`` understood), the sentence starts with the time used
+    (``"Sáng mai, thứ Năm 05/03, lúc 08:00 — …"``) and speaks of that time, not of now.
+    """
     features = result.get("features") or []
     name = record["short_name"]
+    head = f"{reading.describe_vi()} — " if reading.kind == "understood" else ""
     if not features:
-        return f"{name}: không tìm thấy nơi nào gần {_place_phrase(place)} làm thủ tục này."
-    return _about_the_place(_nearest_sentence(name, place, features[0]["properties"], at), place)
+        return f"{head}{name}: không tìm thấy nơi nào gần {_place_phrase(place)} làm thủ tục này."
+    said = reading.kind == "understood"
+    sentence = _nearest_sentence(name, place, features[0]["properties"], at, said, result.get("next_opening"))
+    return head + _about_the_place(sentence, place)
 
 
-def _nearest_sentence(name: str, place: Place, first: dict[str, Any], at: datetime) -> str:
+def _nearest_sentence(
+    name: str, place: Place, first: dict[str, Any], at: datetime, said: bool, next_opening: dict[str, Any] | None
+) -> str:
     where = f"{first['name']}, {first['address']} (cách khoảng {distance_text(first['distance_m'])})"
     if first["state"] == "open":
         closes = _when_text(first.get("closes_at"), at)
-        sentence = f"{name}: nơi gần {_place_phrase(place)} nhất đang mở cửa là {where}"
+        is_open = "mở cửa lúc đó" if said else "đang mở cửa"
+        sentence = f"{name}: nơi gần {_place_phrase(place)} nhất {is_open} là {where}"
         return sentence + (f", mở đến {closes}." if closes else ".")
     if first["state"] == "closed":
         opens = _when_text(first.get("opens_at"), at)
-        sentence = f"{name}: hiện chưa có nơi nào mở cửa; gần {_place_phrase(place)} nhất là {where}"
-        return sentence + (f", mở lại lúc {opens}." if opens else ".")
+        none_open = "lúc đó không có nơi nào mở cửa" if said else "hiện chưa có nơi nào mở cửa"
+        holiday = (first.get("today") or {}).get("holiday")
+        if holiday:
+            none_open += f" (nghỉ lễ: {holiday})"
+        sentence = f"{name}: {none_open}; gần {_place_phrase(place)} nhất là {where}"
+        sentence += f", mở lại lúc {opens}." if opens else "."
+        if next_opening and next_opening["id"] != first["id"]:
+            earliest = _when_text(next_opening["opens_at"], at)
+            sentence += f" Nơi mở lại sớm nhất: {next_opening['name']}, lúc {earliest}."
+        return sentence
     return f"{name}: nơi gần {_place_phrase(place)} nhất là {where}, chưa rõ giờ mở cửa."
 
 
@@ -174,15 +199,41 @@ def answer_status(u: Understanding, record: dict[str, Any] | None, options: Sequ
     """What kind of answer ``u`` gets, given its procedure's record (or the ambiguous options).
 
     ``not_in_person`` when the procedure, or every option of one agency, is not handled in person;
-    ``answered`` when a procedure and a place with a point are known; else ``ask``.
+    ``answered`` when a procedure and a place with a point are known and any time phrase was
+    understood; else ``ask`` (a time phrase that was not understood is asked back, never read as now).
     """
     if record is not None and not record["handled_in_person"]:
         return "not_in_person"
     if _options_not_in_person(record, options):
         return "not_in_person"
-    if record is not None and u.place is not None and u.place.resolved:
+    if record is not None and u.place is not None and u.place.resolved and u.time.kind != "not_understood":
         return "answered"
     return "ask"
+
+
+def time_question(reading: TimeReading) -> str:
+    """The question back when a time phrase was not understood: what was not, and when the person means."""
+    said = message("time_not_understood", phrase=reading.text, reason=reading.reason_en, reason_vi=reading.reason)
+    return f"{said.text} {message('time_question').text}"
+
+
+def time_json(reading: TimeReading, used: datetime) -> dict[str, Any]:
+    """``understood.time``: the moment answered for, the phrase it came from and the sentence head.
+
+    ``kind`` is ``none`` (no time phrase: the request's ``at``, default now), ``understood`` or
+    ``not_understood`` (``reason`` says why; the answer asks back). ``text``/``text_en`` is the head the
+    answer sentence starts with (empty for ``none``).
+    """
+    return {
+        "kind": reading.kind,
+        "at": used.astimezone(TZ).isoformat(timespec="minutes"),
+        "phrase": reading.text or None,
+        "assumed_hour": reading.assumed_hour,
+        "text": reading.describe_vi(),
+        "text_en": reading.describe_en(),
+        "reason": reading.reason,
+        "reason_en": reading.reason_en,
+    }
 
 
 def _options_not_in_person(record: dict[str, Any] | None, options: Sequence[dict[str, Any]]) -> bool:
@@ -202,7 +253,7 @@ def compose(
     options: list[dict[str, Any]],
     at: datetime,
     result: dict[str, Any] | None = None,
-    search_notes: Sequence[str] = (),
+    search_notes: Sequence[Message] = (),
 ) -> dict[str, Any]:
     """The response body of an answer (``status``, ``understood``, ``ask``, ``result``, ``answer``, ``notes``).
 
@@ -219,29 +270,36 @@ def compose(
     result, search_notes
         The ``/v1/nearest`` FeatureCollection and the search's notes, when ``status`` is ``answered``.
     """
-    notes = [*u.notes, *search_notes]
+    notes: list[Message] = [*u.notes, *search_notes]
+    if u.time.kind == "understood" and u.time.assumed_hour:
+        notes.append(message("time_assumed", reason=u.time.reason_en, reason_vi=u.time.reason))
     ask: dict[str, Any] | None = None
     if status == "not_in_person":
         answer = not_in_person_sentence([record] if record is not None else options)
         if record is None:
             ask = {"about": ["procedure"], "question": procedure_question(options), "procedure_options": options}
     elif status == "answered" and record is not None and u.place is not None and result is not None:
-        answer = answer_sentence(record, u.place, result, at)
+        answer = answer_sentence(record, u.place, result, at, u.time)
     else:
         ask = _ask_back(u, record, options)
         answer = _ask_sentence(ask["question"], record, u.language)
     if status != "ask" and u.language != "vi":
-        notes.append("the question does not look Vietnamese")
+        notes.append(message("not_vietnamese"))
     place_options = u.place.options if u.place is not None else []
     if ask is not None:
         ask.setdefault("place_options", place_options)
     return {
         "status": status,
-        "understood": {**_understood(u, record), "procedure_candidates": options, "place_candidates": place_options},
+        "understood": {
+            **_understood(u, record),
+            "time": time_json(u.time, at),
+            "procedure_candidates": options,
+            "place_candidates": place_options,
+        },
         "ask": ask,
         "result": result,
         "answer": answer,
-        "notes": notes,
+        "notes": [note.to_json() for note in notes],
     }
 
 
@@ -266,6 +324,9 @@ def _ask_back(u: Understanding, record: dict[str, Any] | None, options: list[dic
     if u.place is None or not u.place.resolved:
         about.append("place")
         questions.append(place_question(u))
+    if u.time.kind == "not_understood":
+        about.append("time")
+        questions.append(time_question(u.time))
     return {
         "about": about,
         "question": " ".join(questions),

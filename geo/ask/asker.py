@@ -8,9 +8,11 @@ as certain: a missing or ambiguous procedure or place gives ``status == "ask"`` 
 ask back; a procedure not handled in person by the city's public-service network (police, tax, social
 insurance, online only) gives ``status == "not_in_person"`` with the agency from the catalogue.
 
-The `Asker` only orchestrates: it cleans the text, hands the tokens to the procedure matcher first
-(its words are then no place name), then to the place matcher, takes the time of the visit in one
-place (`Asker.visit_time`), searches, and lets `geo.ask.answer` word the response.
+The `Asker` only orchestrates: it cleans the text, reads the time of the visit (`geo.ask.when`,
+relative to the request's ``at``, default now; `Asker.visit_time`) and removes its phrase, hands the
+tokens to the procedure matcher first (its words are then no place name), then to the place matcher,
+searches at the time read, and lets `geo.ask.answer` word the response. A time phrase that is present
+but not understood is asked back, never answered for now.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ from geo.ask.procedure import (
     synonym_phrases,
 )
 from geo.ask.understanding import ProcedureGuess, Understanding
+from geo.ask.when import TimeReading, TimeSpan, remove_time_phrase, understand_time
 from geo.errors import GandanError, InvalidParameter, InvalidQuery
 from geo.hours import TZ, ensure_aware
+from geo.messages import message, place_kind_label, state_label
 from geo.service import Service, iso
 from geo.text import nfc
 
@@ -54,6 +58,7 @@ __all__ = [
 ]
 
 MAX_QUERY_CHARS = 500
+_NO_TIME = TimeReading(kind="none")
 _ENGLISH = {
     "the", "where", "how", "can", "i", "a", "an", "to", "my", "register", "birth", "certificate",
     "marriage", "near", "what", "is", "do", "need", "for", "of", "in", "get", "please", "hello", "office",
@@ -62,6 +67,8 @@ _ENGLISH = {
 
 class Asker:
     """Understands questions and answers them on a `Service` (one per process: `get_asker`).
+
+    ``understand_times`` (default True) reads time phrases; the bench turns it off to measure its cost.
 
     Parameters
     ----------
@@ -89,21 +96,54 @@ class Asker:
             synonyms = load_procedure_synonyms(codes=list(self._by_code))
         self.procedures = ProcedureMatcher(synonym_phrases(synonyms) + catalog_phrases(records), self._by_code)
         self.places = PlaceMatcher(self.gazetteer, service.commune_at)
+        self.understand_times = True
 
     # ------------------------------------------------------------------ understanding
-    def understand(self, text: str, lon: float | None = None, lat: float | None = None) -> Understanding:
-        """Understand a question (`geo.ask.procedure`, then `geo.ask.place`); `InvalidQuery` for unusable text."""
+    def understand(
+        self,
+        text: str,
+        lon: float | None = None,
+        lat: float | None = None,
+        now: datetime | None = None,
+        when: str | None = None,
+    ) -> Understanding:
+        """Understand a question (`geo.ask.when`, `geo.ask.procedure`, then `geo.ask.place`).
+
+        The time is read relative to ``now`` (none is read without it), from ``when`` when given (a time
+        in words, e.g. a tool's input; words that are no time are not understood), else from the text;
+        its phrase is removed before the procedure and the place are matched. Raises `InvalidQuery`
+        for unusable text.
+        """
         clean = _clean(text)
-        tokens = tokenize(clean)
+        reading = self.read_time(when if when is not None else clean, now, required=when is not None)
+        rest = remove_time_phrase(clean, reading) if when is None and reading.phrase else clean
+        tokens = tokenize(rest)
         language = _language(clean, tokens)
-        procedure, used = self.procedures.match(clean, tokens)
-        understanding = Understanding(text=clean, procedure=procedure, place=None, language=language)
+        procedure, used = self.procedures.match(rest, tokens)
+        understanding = Understanding(text=clean, procedure=procedure, place=None, language=language, time=reading)
         self._read_place(tokens, used, understanding)
         if understanding.place is None and lon is not None and lat is not None:
             understanding.place = self.places.coordinates(lon, lat)
         elif understanding.place is not None and lon is not None and lat is not None:
-            understanding.notes.append("the text names a place: the given coordinates were not used")
+            understanding.notes.append(message("place_named_coordinates_ignored"))
         return understanding
+
+    def read_time(self, text: str, now: datetime | None, required: bool = False) -> TimeReading:
+        """The time phrase of ``text`` relative to ``now`` (`geo.ask.when.understand_time`).
+
+        ``required``: the whole text is meant as a time, so finding none is *not understood* (not now).
+        """
+        if now is None or not self.understand_times:
+            return _NO_TIME
+        reading = understand_time(text, now)
+        if required and reading.kind == "none":
+            return TimeReading(
+                kind="not_understood",
+                phrase=(TimeSpan(0, len(text), text.strip()),),
+                reason="không thấy ngày hay giờ nào",
+                reason_en="no day or clock time found",
+            )
+        return reading
 
     def understand_procedure(self, text: str) -> ProcedureGuess | None:
         """Only the procedure of a text (the MCP tools use it)."""
@@ -133,6 +173,7 @@ class Asker:
         lat: float | None = None,
         at: datetime | None = None,
         k: int = 3,
+        when: str | None = None,
     ) -> dict[str, Any]:
         """Answer a question: what was understood, the nearest places or what to ask back, and a sentence.
 
@@ -143,15 +184,19 @@ class Asker:
         lon, lat
             The person's position, both or neither; the place unless the text names another.
         at
-            Time of the visit (default now in Hanoi).
+            The time the question is asked at (default now in Hanoi): the visit's time, unless the
+            text says another ("sáng mai", "thứ Bảy này", "19:00"), read relative to it.
         k
             How many places to return.
+        when
+            The time of the visit in words, instead of reading it from ``q`` (tools pass their input).
 
         Returns
         -------
         dict
             ``query``, ``status`` (``answered``, ``ask`` or ``not_in_person``), ``understood``
-            (procedure and place with confidence), ``ask`` (what to ask back, with options) or None,
+            (procedure and place with confidence, the ``time`` used), ``ask`` (what to ask back, with
+            options) or None,
             ``result`` (the ``/v1/nearest`` FeatureCollection) or None, ``answer`` (one Vietnamese
             sentence), ``notes``.
 
@@ -167,14 +212,17 @@ class Asker:
             raise InvalidParameter("give both lat and lon, or neither")
         if lon is not None and lat is not None:
             self.service.check_location(lon, lat)
-        when = self.visit_time(at)
-        understanding = self.understand(q, lon, lat)
-        response = self._compose(understanding, when, k)
+        now = self.visit_time(at)
+        understanding = self.understand(q, lon, lat, now=now, when=when)
+        reading = understanding.time
+        visit = reading.at if reading.kind == "understood" and reading.at is not None else now
+        response = self._compose(understanding, visit, k)
         response["query"] = {
             "q": understanding.text,
             "lat": lat,
             "lon": lon,
-            "at": iso(when),
+            "at": iso(now),
+            "when": when,
             "k": k,
             "language": understanding.language,
         }
@@ -189,12 +237,13 @@ class Asker:
         lat: float | None = None,
         at: datetime | None = None,
         k: int = 3,
+        when: str | None = None,
     ) -> dict[str, Any]:
-        """Like `ask`, with the procedure and the place given separately (for tools)."""
+        """Like `ask`, with the procedure, the place and the time in words (``when``) given separately (for tools)."""
         text = procedure if not place else f"{procedure} ở {place}"
         if len(text) > MAX_QUERY_CHARS:
             raise InvalidQuery(f"procedure and place are longer than {MAX_QUERY_CHARS} characters together")
-        return self.ask(text, lon=lon, lat=lat, at=at, k=k)
+        return self.ask(text, lon=lon, lat=lat, at=at, k=k, when=when)
 
     def procedure_record(self, code: str) -> dict[str, Any]:
         """The catalogue row of ``code`` with ``handled_in_person``."""
@@ -311,6 +360,14 @@ def labels(response: dict[str, Any]) -> tuple[str, str]:
     return procedure, (place.get("commune") or {}).get("code") or "NONE"
 
 
+_STATUS_VI = {"answered": "đã trả lời", "ask": "cần hỏi lại", "not_in_person": "không làm trực tiếp tại đây"}
+
+
+def _clock(value: str) -> str:
+    """An ISO time as ``HH:MM dd/mm`` for a terminal line."""
+    return f"{value[11:16]} {value[8:10]}/{value[5:7]}"
+
+
 def format_answer(response: dict[str, Any]) -> str:
     """A response as a few readable lines for a terminal: the sentence, what was understood, the places."""
     lines = [response["answer"], ""]
@@ -327,14 +384,21 @@ def format_answer(response: dict[str, Any]) -> str:
     if place:
         commune = place.get("commune") or {}
         where = f" → {commune.get('full_name')} ({commune.get('code')})" if commune else ""
-        lines.append(f"địa điểm: {place['label']} [{place['kind']}]{where} (độ tin cậy {place['confidence']:.2f})")
-        if place.get("detail"):
-            lines.append(f"  {place['detail']}")
+        kind = place_kind_label(place["kind"])
+        lines.append(f"địa điểm: {place['label']} [{kind}]{where} (độ tin cậy {place['confidence']:.2f})")
+        if place.get("explanation"):
+            lines.append(f"  {place['explanation']['text']}")
     for option in understood.get("place_candidates") or []:
         lines.append(f"  có thể: {option['label']}")
+    time = understood.get("time") or {}
+    if time.get("kind") == "understood":
+        lines.append(f"thời gian: {time['text']} (từ '{time['phrase']}')")
+    elif time.get("kind") == "not_understood":
+        lines.append(f"thời gian: chưa hiểu '{time['phrase']}' ({time['reason']})")
     for i, feature in enumerate((response.get("result") or {}).get("features", []), start=1):
         p = feature["properties"]
-        lines.append(f"{i}. {p['name']} — {p['address']} — {distance_text(p['distance_m'])} — {p['state']}")
-    lines.extend(f"note: {n}" for n in response.get("notes") or [])
-    lines.append(f"status: {response['status']}")
+        state = state_label(p["state"]) + (f", mở lại {_clock(p['opens_at'])}" if p.get("opens_at") else "")
+        lines.append(f"{i}. {p['name']} — {p['address']} — {distance_text(p['distance_m'])} — {state}")
+    lines.extend(f"lưu ý: {note['text']}" for note in response.get("notes") or [])
+    lines.append(f"trạng thái câu trả lời: {_STATUS_VI[response['status']]}")
     return "\n".join(lines)

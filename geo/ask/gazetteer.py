@@ -54,6 +54,7 @@ from geo.ask.understanding import Place
 from geo.errors import DataProblem, DataValidationError
 from geo.geodesy import METRIC_CRS, TO_METRIC, TO_WGS84
 from geo.index import Index
+from geo.messages import message
 from geo.settings import get_settings
 from geo.tables import read_table
 from geo.text import fold, nfc, tone_key
@@ -489,25 +490,31 @@ class Gazetteer:
         codes = [p["code"] for p in parts]
         at = self.commune_at(lon, lat)
         here = str(at["code"]) if at is not None else None
+        # The explanation comes from the message catalogue (Vietnamese first); `detail` keeps the English.
         if len(codes) == 1:
             likely = codes[0]
-            detail = (
-                f"former {unit.full_name} ({unit.district}) went whole into {self.commune_ref(likely)['full_name']}"
-            )
+            explanation = message(
+                "unit_went_whole", unit=unit.full_name, district=unit.district,
+                commune=self.commune_ref(likely)["full_name"],
+            )  # fmt: skip
         elif codes:
             likely = here if here is not None and here in codes else codes[0]
             others = ", ".join(self.commune_ref(c)["full_name"] for c in codes if c != likely)
-            detail = (
-                f"former {unit.full_name} ({unit.district}) was split; its point lies in "
-                f"{self.commune_ref(likely)['full_name']} (the likely part); other parts: {others}"
-            )
+            explanation = message(
+                "unit_split", unit=unit.full_name, district=unit.district,
+                commune=self.commune_ref(likely)["full_name"], others=others,
+            )  # fmt: skip
             confidence *= 0.8
         else:
             likely = here or ""
-            detail = f"former {unit.full_name} is not in the crosswalk; commune taken from its point"
+            explanation = message("unit_not_in_crosswalk", unit=unit.full_name)
             confidence *= 0.7
+        detail = explanation.text_en.rstrip(".")
+        detail = detail[:1].lower() + detail[1:]
         if not likely:
-            return Place("former_unit", unit.full_name, entry.label, 0.0, matched=matched, detail=detail)
+            return Place(
+                "former_unit", unit.full_name, entry.label, 0.0, matched=matched, detail=detail, explanation=explanation
+            )
         if here != likely:
             # The unit's point lies outside the commune that took it (points are geocoded, not centroids).
             lon, lat = self._interior[likely]
@@ -523,6 +530,7 @@ class Gazetteer:
             matched=matched,
             detail=detail,
             parts=parts,
+            explanation=explanation,
         )
 
     def district_area(self, code: str) -> tuple[tuple[float, float], float, list[dict[str, Any]]]:

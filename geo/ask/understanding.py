@@ -2,14 +2,17 @@
 
 These are plain records, shared by the matchers that fill them (`geo.ask.procedure`, `geo.ask.place`,
 `geo.ask.gazetteer`), the `geo.ask.asker.Asker` that gathers them and `geo.ask.answer`, which words
-them. A time of the visit read from the text ("thứ bảy này", "7 giờ tối") will get its own record
-here beside them.
+them. The time of the visit read from the text ("thứ bảy này", "7 giờ tối") is the `TimeReading` of
+`geo.ask.when`, kept beside them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from geo.ask.when import TimeReading
+from geo.messages import Message
 
 __all__ = ["Place", "PlaceReading", "ProcedureGuess", "Understanding"]
 
@@ -48,6 +51,7 @@ class Place:
     parts: list[dict[str, Any]] = field(default_factory=list)
     options: list[dict[str, Any]] = field(default_factory=list)
     district: dict[str, Any] | None = None
+    explanation: Message | None = None  # what to tell the person about the place (a former unit's fate)
 
     @property
     def resolved(self) -> bool:
@@ -69,6 +73,7 @@ class Place:
             "district": self.district,
             "parts": self.parts,
             "detail": self.detail,
+            "explanation": None if self.explanation is None else self.explanation.to_json(),
         }
 
 
@@ -92,7 +97,8 @@ class Understanding:
     text: str
     procedure: ProcedureGuess | None
     place: Place | None
-    notes: list[str] = field(default_factory=list)
+    notes: list[Message] = field(default_factory=list)
     language: str = "vi"
     place_named: bool = False  # the text named a place (even one not found)
     place_problem: str = ""  # why a named place could not be used
+    time: TimeReading = field(default_factory=lambda: TimeReading(kind="none"))  # the time phrase, if any

@@ -617,7 +617,7 @@ def test_english_page_shows_the_english_notes(browser: Browser, base_url: str, s
     )
     try:
         page.wait_for_selector("#gandan-notes:not([hidden])")
-        assert page.locator("#gandan-notes").inner_text() == "Notes: Straight-line distances; ghi chú dạng chuỗi"
+        assert page.locator("#gandan-notes").inner_text() == "Notes: Straight-line distances ghi chú dạng chuỗi"
         watch.assert_clean()
     finally:
         context.close()

@@ -20,6 +20,7 @@ from geo.ask.answer import (
 from geo.ask.understanding import Place, ProcedureGuess, Understanding
 from geo.errors import InvalidTime
 from geo.hours import parse_time
+from geo.messages import message
 
 AT = parse_time("2026-03-02T09:30:00+07:00")  # a Monday morning: commune centres are open
 
@@ -159,11 +160,12 @@ def test_compose_asks_about_what_is_missing_in_vietnamese() -> None:
 
 
 def test_compose_keeps_the_search_notes_and_flags_other_languages() -> None:
-    u = Understanding("q", ProcedureGuess("9.000001", 0.9), HERE, notes=["first"], language="en")
+    first, searched = message("place_named_coordinates_ignored"), message("beyond_network", mode="walk")
+    u = Understanding("q", ProcedureGuess("9.000001", 0.9), HERE, notes=[first], language="en")
     result = {"type": "FeatureCollection", "features": [feature("unknown")]}
-    body = compose(u, "answered", record(), [], AT, result, ["from the search"])
+    body = compose(u, "answered", record(), [], AT, result, [searched])
     assert body["status"] == "answered" and body["ask"] is None and body["result"] is result
-    assert body["notes"] == ["first", "from the search", "the question does not look Vietnamese"]
+    assert body["notes"] == [first.to_json(), searched.to_json(), message("not_vietnamese").to_json()]
     assert body["understood"]["place"] == HERE.to_dict()
 
 
@@ -172,3 +174,21 @@ def test_visit_time_is_hanoi_time(asker: Asker) -> None:
     assert asker.visit_time(None).utcoffset() == AT.utcoffset()
     with pytest.raises(InvalidTime):
         asker.visit_time(datetime(2026, 3, 2, 9, 30))  # naive: the offset is not guessed
+
+
+def test_closed_sentence_names_another_earliest_reopening_and_the_time_asked() -> None:
+    from geo.ask.when import understand_time
+
+    reading = understand_time("khai sinh tối nay", AT)
+    assert reading.kind == "understood" and reading.at is not None
+    result = {
+        "features": [feature("closed", id="near", opens_at="2026-03-03T13:00+07:00")],
+        "next_opening": {"id": "far", "name": "UBND phường Kim Liên", "opens_at": "2026-03-03T08:00+07:00"},
+    }
+    sentence = answer_sentence(record(), HERE, result, reading.at, reading)
+    assert sentence.startswith("Tối nay, thứ Hai 02/03, lúc 19:00 — Đăng ký khai sinh: lúc đó không có nơi nào mở")
+    assert "mở lại lúc 13:00 thứ Ba 03/03." in sentence
+    assert sentence.endswith("Nơi mở lại sớm nhất: UBND phường Kim Liên, lúc 08:00 thứ Ba 03/03.")
+    # The same place: said once.
+    result["next_opening"]["id"] = "near"
+    assert "sớm nhất" not in answer_sentence(record(), HERE, result, reading.at, reading)

@@ -182,7 +182,7 @@ def test_cli_ask_readable_and_json(service, monkeypatch) -> None:  # type: ignor
     runner = CliRunner()
     readable = runner.invoke(app, ["ask", "đăng ký kết hôn ở phường Ba Đình", "--at", AT.isoformat()])
     assert readable.exit_code == 0, readable.output
-    assert "1.000894" in readable.output and "status: answered" in readable.output
+    assert "1.000894" in readable.output and "trạng thái câu trả lời: đã trả lời" in readable.output
     raw = runner.invoke(app, ["ask", "dang ky ket hon phuong ba dinh", "--at", AT.isoformat(), "--json"])
     assert raw.exit_code == 0, raw.output
     data = json.loads(raw.output)

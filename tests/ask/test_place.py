@@ -83,7 +83,7 @@ def test_coordinates_are_the_place_unless_text_names_another(asker: Asker) -> No
     assert here["understood"]["place"]["commune"]["code"] == "00070"
     named = ask(asker, "đăng ký khai sinh ở phường Cầu Giấy", lat=21.0285, lon=105.8542)
     assert named["understood"]["place"]["commune"]["code"] == "00166"
-    assert any("coordinates" in n for n in named["notes"])
+    assert any("coordinates" in n["text_en"] for n in named["notes"])
 
 
 # --------------------------------------------------------------------------------------------- the matcher

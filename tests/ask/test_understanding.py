@@ -16,7 +16,7 @@ def test_place_dict_rounds_for_json() -> None:
     assert (data["lon"], data["lat"], data["confidence"]) == (105.8512346, 21.0123457, 0.81)
     assert list(data) == [
         "kind", "name", "label", "matched", "confidence", "lon", "lat", "precision", "commune", "district", "parts",
-        "detail",
+        "detail", "explanation",
     ]  # fmt: skip
     assert Place("ambiguous", "n", "l", 0.3).to_dict()["lon"] is None
 

@@ -1,4 +1,4 @@
-"""Time phrases of a question: `geo.when.understand_time` on fixed `now`s, table-driven."""
+"""Time phrases of a question: `geo.ask.when.understand_time` on fixed `now`s, table-driven."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from geo.ask.when import TimeReading, remove_time_phrase, understand_time
 from geo.errors import InvalidTime
 from geo.hours import TZ
-from geo.when import TimeReading, remove_time_phrase, understand_time
 
 WEDNESDAY = datetime(2026, 3, 4, 10, 15, tzinfo=TZ)
 SUNDAY_NIGHT = datetime(2026, 3, 8, 23, 0, tzinfo=TZ)
 BEFORE_TET = datetime(2026, 2, 10, 9, 0, tzinfo=TZ)  # a Tuesday; Tết Bính Ngọ is 2026-02-17
 NOWS = {"wed": WEDNESDAY, "sun": SUNDAY_NIGHT, "tet": BEFORE_TET}
-HOLDOUT = Path(__file__).parent / "data" / "when_holdout.csv"
+HOLDOUT = Path(__file__).parent.parent / "data" / "when_holdout.csv"
 
 
 def at(month: int, day: int, hour: int, minute: int = 0, year: int = 2026) -> datetime:
