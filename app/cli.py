@@ -257,7 +257,8 @@ def coverage(
     from app.assets import VENDOR_DIR, web_assets_installed
     from geo.coverage.maps import expected_steps, run_to_files
 
-    # The HTML loads Leaflet & co. from the vendored copies (file:// links) so it opens offline here.
+    # The HTML loads Leaflet & co. from a copy in the output folder (relative links): it opens offline,
+    # and still does after the folder is moved or mailed.
     offline = web_assets_installed()
     formats = ("html", "png", "csv", "gpkg")
     total = expected_steps(mode, compare, bool(scenario), sites, formats)
@@ -279,7 +280,7 @@ def coverage(
             grid_m=grid,
             formats=formats,
             progress=step,
-            assets_url=VENDOR_DIR.as_uri() if offline else None,
+            vendor_dir=VENDOR_DIR if offline else None,
         )
     if not offline:
         report.notes.append("web assets not installed (make web-assets): the HTML loads Leaflet from CDNs")

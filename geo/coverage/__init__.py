@@ -25,7 +25,14 @@ from geo.coverage.costs import (
     point_costs,
 )
 from geo.coverage.demand import DEFAULT_GRID_M, Demand, geodesic_m, population_grid, to_metric
-from geo.coverage.engine import DEFAULT_THRESHOLD, CoverageEngine, CoverageReport, CoverageResult
+from geo.coverage.engine import (
+    CITY_TARGETS,
+    DEFAULT_THRESHOLD,
+    MAX_SITES,
+    CoverageEngine,
+    CoverageReport,
+    CoverageResult,
+)
 from geo.coverage.scenarios import (
     BEFORE_KINDS,
     Change,
@@ -34,6 +41,8 @@ from geo.coverage.scenarios import (
     facilities_frame,
     parse_changes,
     read_scenario,
+    scenario_csv,
+    scenario_json,
     today_facilities,
 )
 
@@ -47,8 +56,10 @@ __all__ = [
     "BASIS_STRAIGHT",
     "BASIS_STRAIGHT_CIRCUITY",
     "BEFORE_KINDS",
+    "CITY_TARGETS",
     "DEFAULT_GRID_M",
     "DEFAULT_THRESHOLD",
+    "MAX_SITES",
     "MODES",
     "Change",
     "CoverageEngine",
@@ -75,6 +86,8 @@ __all__ = [
     "reach_phrase",
     "read_scenario",
     "run_to_files",
+    "scenario_csv",
+    "scenario_json",
     "suggest_sites",
     "to_metric",
     "today_facilities",

@@ -227,7 +227,9 @@ def point_costs(demand: Demand, facilities: gpd.GeoDataFrame, model: NetworkMode
 
 
 
-def place_column(demand: Demand, lon: float, lat: float, model: NetworkModel | None = None) -> tuple[F64, npt.NDArray[np.bool_]]:
+def place_column(
+    demand: Demand, lon: float, lat: float, model: NetworkModel | None = None
+) -> tuple[F64, npt.NDArray[np.bool_]]:
     """Cost of every demand point to one place at (lon, lat), as `point_costs` would count it, and its basis.
 
     The cost to the nearest of several places is the minimum of their columns, so a what-if that adds

@@ -56,6 +56,7 @@ from geo.registry import find_procedure
 __all__ = [
     "CITY_TARGETS",
     "DEFAULT_THRESHOLD",
+    "MAX_SITES",
     "THRESHOLD_RANGE",
     "CoverageEngine",
     "CoverageReport",
@@ -66,6 +67,7 @@ THRESHOLD_RANGE = {"m": (10.0, 100_000.0), "min": (0.5, 300.0)}
 DEFAULT_THRESHOLD = {"straight": 2_000.0, "walk": 15.0, "motorbike": 15.0, "car": 15.0}
 # The city's stated target for its service network: a place within 30 minutes' travel or 5 km.
 CITY_TARGETS = {"straight": 5_000.0, "walk": 30.0, "motorbike": 30.0, "car": 30.0}
+MAX_SITES = 20  # new sites one siting question may ask for (geo.coverage.siting)
 MAX_EXTRA_PLACES = 16  # a what-if adding more places than this on top of a cached layer is computed in full
 COLUMN_CACHE_SIZE = 256  # per-place cost columns kept (about 0.5 MB each on the 250 m grid)
 
