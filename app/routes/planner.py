@@ -317,7 +317,7 @@ def coverage_export(engine: EngineDep, export: ExportIn) -> Response:
     if export.format == "html":
         require_web_assets()
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"{output_stem(report)}{'_scenario' if changes else ''}.{export.format}"
+        path = Path(folder) / f"{output_stem(report)}.{export.format}"
         writers: dict[str, Any] = {
             "csv": lambda: write_csv(report, path),
             "gpkg": lambda: write_geopackage(report, path, engine.demand),
@@ -375,6 +375,7 @@ def planner_page(request: Request, lang: str = "vi") -> HTMLResponse:
     require_web_assets()
     lang = lang if lang in ("vi", "en") else "vi"
     strings = _planner_strings(lang)
+    settings = request.app.state.service.settings
     config = {
         "lang": lang,
         "strings": strings,
@@ -383,17 +384,19 @@ def planner_page(request: Request, lang: str = "vi") -> HTMLResponse:
         "targets": CITY_TARGETS,
         "ranges": {"m": THRESHOLD_RANGE["m"], "min": THRESHOLD_RANGE["min"]},
         "max_sites": MAX_SITES,
+        "default_procedure": "1.001193",
+        "tiles": {"url": settings.tile_url, "attribution": settings.tile_attribution},
         "api": {
             "procedures": "/v1/procedures",
             "coverage": "/v1/coverage",
             "sites": "/v1/coverage/sites",
             "read": "/v1/coverage/scenarios/read",
             "export": "/v1/coverage/export",
-            "communes": "/map/communes.geojson?tolerance_m=30",
+            "communes": "/map/communes.geojson",
         },
     }
     html = _templates.get_template("planner.html").render(
-        lang=lang, s=strings, config=json.dumps(config, ensure_ascii=False), vendor=VENDOR_URL,
+        lang=lang, s=strings, config=json.dumps(config, ensure_ascii=False).replace("</", "<\\/"), vendor=VENDOR_URL,
         css=f"{PLANNER_STATIC}/planner.css?v={_version('planner.css')}",
         js=f"{PLANNER_STATIC}/planner.js?v={_version('planner.js')}",
         other_lang="en" if lang == "vi" else "vi",
