@@ -81,15 +81,12 @@
     const p = (err && err.problem) || {};
     const type = String(p.type || "");
     const list = Array.isArray(p.problems) ? p.problems : [];
-    if (type.endsWith("outside-service-area") && context && context.lat !== undefined) {
+    const file = !!(context && context.file);
+    if (type.endsWith("outside-service-area") && !file && context && context.lat !== undefined) {
       return fill(S.outside, { lat: num(context.lat, 5), lon: num(context.lon, 5) });
     }
     if (type.endsWith("unknown-procedure")) return fill(S.bad_procedure, { query: (context && context.query) || "" });
-    if (type.endsWith("data-validation") && list.length && list.every((l) => l.includes("outside Hanoi"))
-        && context && context.lat !== undefined && !context.file) {
-      return fill(S.outside, { lat: num(context.lat, 5), lon: num(context.lon, 5) });
-    }
-    if (type.endsWith("data-validation") && list.length) {
+    if ((type.endsWith("data-validation") || type.endsWith("outside-service-area")) && list.length) {
       const unknown = list.map((line) => /no place with id '([^']+)'/.exec(line)).filter(Boolean);
       if (unknown.length === list.length && !(context && context.file)) {
         return unknown.map((m) => fill(S.unknown_site, { id: m[1] })).join("\n");

@@ -50,6 +50,7 @@ __all__ = [
 BEFORE_KINDS = ("branch", "intake_point")
 SCENARIO_COLUMNS = ("action", "id", "lon", "lat", "kind", "name")
 FACILITY_COLUMNS = ["id", "name", "kind", "source", "geometry"]
+OUTSIDE = "outside Hanoi"  # how a place outside the city's bounding box is reported
 _BBOX_TEXT = "lon {0}..{2}, lat {1}..{3}".format(*HANOI_BBOX)
 
 
@@ -148,7 +149,7 @@ def _check_change(row: Row | int, cells: Mapping[str, Any], problems: Problems) 
             problems.add(row, column, f"{action} needs {column}", id=ident)
     lon, lat = coords["lon"], coords["lat"]
     if lon is not None and lat is not None and action in ("add", "move") and not in_hanoi_bbox(lon, lat):
-        problems.add(row, "lon", f"lon={lon}, lat={lat} is outside Hanoi ({_BBOX_TEXT})", id=ident)
+        problems.add(row, "lon", f"{OUTSIDE}: lon={lon}, lat={lat} is not within {_BBOX_TEXT}", id=ident)
     if len(problems.items) > before:
         return None
     kind, name = row_cells.get("kind") or None, row_cells.get("name") or None
@@ -164,19 +165,29 @@ def parse_changes(records: Iterable[Mapping[str, Any]], source: str = "scenario"
     ------
     DataValidationError
         One `DataProblem` per bad cell: unknown action, missing id, missing or non-numeric lon/lat
-        for ``add`` and ``move``, a place outside Hanoi.
+        for ``add`` and ``move``, a place outside Hanoi (among other problems).
+    OutsideServiceArea
+        The only problems are places outside Hanoi's bounding box (each listed in ``problems``).
     """
     problems = Problems(source)
     changes = [_check_change(n, raw, problems) for n, raw in enumerate(records, start=1)]
-    problems.raise_if_any()
+    _raise(problems)
     return [c for c in changes if c is not None]
+
+
+def _raise(problems: Problems) -> None:
+    """Raise every problem at once: `OutsideServiceArea` when each one is a place outside Hanoi."""
+    if problems and all(p.message.startswith(OUTSIDE) for p in problems.items):
+        lines = [str(p) for p in problems.items]
+        raise OutsideServiceArea("; ".join(lines), problems=lines)
+    problems.raise_if_any()
 
 
 def _scenario_csv(source: Path | TextIO, label: str) -> list[Change]:
     rows = read_table(source, SCENARIO_COLUMNS, optional=("lon", "lat", "kind", "name"), label=label)
     problems = Problems(label)
     changes = [_check_change(row, row, problems) for row in rows]
-    problems.raise_if_any()
+    _raise(problems)
     return [c for c in changes if c is not None]
 
 
@@ -251,20 +262,24 @@ def apply_changes(
     for n, change in enumerate(changes, start=1):
         exists = change.id in rows
         if change.action == "add" and exists:
-            problems.append(DataProblem(source, f"add: id {change.id!r} already exists", row=n, id=change.id))
+            problems.append(
+                DataProblem(source, f"add: id {change.id!r} already exists", row=n, id=change.id, column="id")
+            )
             continue
         if change.action in ("move", "close") and not exists:
             message = f"{change.action}: no place with id {change.id!r}"
-            problems.append(DataProblem(source, message, row=n, id=change.id))
+            problems.append(DataProblem(source, message, row=n, id=change.id, column="id"))
             continue
         if change.action == "close":
             del rows[change.id]
             continue
         assert change.lon is not None and change.lat is not None
         if inside is not None and not inside(change.lon, change.lat):
-            raise OutsideServiceArea(
-                f"{source} row {n} ({change.action} {change.id}): lon={change.lon}, lat={change.lat} is outside Hanoi"
-            )
+            line = str(DataProblem(
+                source, f"{OUTSIDE}: lon={change.lon}, lat={change.lat} is in none of its communes", row=n,
+                id=change.id, column="lon",
+            ))
+            raise OutsideServiceArea(line, problems=[line])
         point = shapely.Point(change.lon, change.lat)
         if change.action == "move":
             rows[change.id].update(geometry=point, source="scenario:move")
