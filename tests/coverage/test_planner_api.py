@@ -109,7 +109,10 @@ def test_scenario_round_trip_json_and_csv(client, index, tmp_path: Path) -> None
 
 
 def test_a_bad_scenario_file_lists_every_problem_once(client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    text = "action,id,lon,lat,kind,name\nopen,N1,105.8,21.0,,\nadd,N2,,21.0,,\nmove,N3,abc,21.0,,\nadd,N4,105.8,21.0,,\n"
+    text = (
+        "action,id,lon,lat,kind,name\nopen,N1,105.8,21.0,,\nadd,N2,,21.0,,\nmove,N3,abc,21.0,,\n"
+        "add,N4,105.8,21.0,,\n"
+    )
     r = client.post("/v1/coverage/scenarios/read", json={"filename": "plan.csv", "text": text})
     assert r.status_code == 422 and r.json()["type"] == "/problems/data-validation"
     assert r.json()["problems"] == [
@@ -131,7 +134,8 @@ def test_a_bad_scenario_file_lists_every_problem_once(client, tmp_path: Path) ->
 
 
 def test_a_site_outside_hanoi_is_refused_with_the_reason(client) -> None:  # type: ignore[no-untyped-def]
-    far = client.post("/v1/coverage", json={"procedure": PROC, "changes": [{"action": "add", "id": "x", "lon": 0, "lat": 0}]})
+    add_far = {"action": "add", "id": "x", "lon": 0, "lat": 0}
+    far = client.post("/v1/coverage", json={"procedure": PROC, "changes": [add_far]})
     assert far.status_code == 422 and far.json()["type"] == "/problems/outside-service-area"
     assert far.json()["problems"] == ["changes:1:lon [x]: outside Hanoi: lon=0.0, lat=0.0 is not within "
                                       "lon 105.25..106.05, lat 20.5..21.42"]
@@ -180,7 +184,9 @@ def test_a_what_if_adds_one_column_to_cached_costs(service, mode: str, threshold
         # Sources may differ only where two places are exactly as near.
         same = full.source == scenario.points.source
         fac = scenario.facilities.geometry
-        assert all(fac.iat[a].equals(fac.iat[b]) for a, b in zip(full.source[ok & ~same], scenario.points.source[ok & ~same]))
+        differ = ok & ~same
+        pairs = zip(full.source[differ], scenario.points.source[differ], strict=True)
+        assert all(fac.iat[a].equals(fac.iat[b]) for a, b in pairs)
     assert len(engine._columns) >= 2  # one column per added or moved place, reused
 
 
@@ -197,10 +203,12 @@ def test_export_endpoint_writes_every_format(client) -> None:  # type: ignore[no
     ):
         if fmt == "html" and not web_assets_installed():
             continue
-        r = client.post("/v1/coverage/export", json={"procedure": PROC, "threshold": 5000, "changes": [change], "format": fmt})
+        body = {"procedure": PROC, "threshold": 5000, "changes": [change], "format": fmt}
+        r = client.post("/v1/coverage/export", json=body)
         assert r.status_code == 200, r.text
         assert r.headers["content-type"].startswith(media) and r.content.startswith(magic)
-        assert r.headers["content-disposition"] == f'attachment; filename="coverage_1.001193_straight_5000m_scenario.{fmt}"'
+        name = f"coverage_1.001193_straight_5000m_scenario.{fmt}"
+        assert r.headers["content-disposition"] == f'attachment; filename="{name}"'
     html = r.content.decode()
     # Inlined: the one file names no script or stylesheet it would have to fetch.
     assert "file://" not in html and external_asset_urls(html) == []
