@@ -63,7 +63,7 @@
       if (k === "class") node.className = v; else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
       else if (v !== null && v !== undefined) node.setAttribute(k, v);
     });
-    children.flat().forEach((c) => node.append(c instanceof Node ? c : document.createTextNode(String(c))));
+    children.flat(Infinity).forEach((c) => node.append(c instanceof Node ? c : document.createTextNode(String(c))));
     return node;
   }
 
@@ -88,7 +88,7 @@
     if (type.endsWith("unknown-procedure")) return fill(S.bad_procedure, { query: (context && context.query) || "" });
     if ((type.endsWith("data-validation") || type.endsWith("outside-service-area")) && list.length) {
       const unknown = list.map((line) => /no place with id '([^']+)'/.exec(line)).filter(Boolean);
-      if (unknown.length === list.length && !(context && context.file)) {
+      if (unknown.length === list.length) {
         return unknown.map((m) => fill(S.unknown_site, { id: m[1] })).join("\n");
       }
       const head = context && context.file ? fill(S.file_problems, { count: list.length })
@@ -302,7 +302,7 @@
       ["name", S.col_commune, "l"], ["population", S.col_population], ["share_before", S.col_share_before],
       ["share", S.col_share], ["delta", S.col_change],
     ];
-    if (state.scen) cols.push(["scenario", S.col_scenario], ["delta_scenario", S.col_change]);
+    if (state.scen) cols.push(["scenario", S.col_scenario], ["delta_scenario", S.col_scenario_change]);
     cols.push(["mean", fill(S.col_mean, { unit: u })], ["p90", fill(S.col_p90, { unit: u })],
       ["served", S.col_served_by, "l"], ["basis", S.col_cost_basis, "l"]);
     return cols;

@@ -76,6 +76,7 @@ def test_planner_page_and_map(client) -> None:  # type: ignore[no-untyped-def]
     if web_assets_installed():
         assert r.status_code == 200 and "text/html" in r.headers["content-type"]
         assert '<html lang="vi">' in r.text and "/static/vendor/leaflet/leaflet.js" in r.text
+        assert "built-in method" not in r.text and "{{" not in r.text
         assert external_asset_urls(r.text) == []
         script = client.get(r.text.split('<script src="')[-1].split('"')[0])
         assert script.status_code == 200 and "javascript" in script.headers["content-type"]
