@@ -77,8 +77,12 @@ class Watch:
         self.statuses: list[str] = []
         self.page_errors: list[str] = []
         context.route("**/*", self._route)
-        page.on("response", lambda r: self.statuses.append(f"{r.status} {urlsplit(r.url).path}") if r.status >= 400 else None)
+        page.on("response", self._response)
         page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
+
+    def _response(self, response: Any) -> None:
+        if response.status >= 400:
+            self.statuses.append(f"{response.status} {urlsplit(response.url).path}")
 
     def _route(self, route: Route) -> None:
         url = route.request.url
@@ -280,7 +284,8 @@ def test_desktop_presets_what_if_siting_and_downloads(  # type: ignore[no-untype
 
 
 def test_desktop_bad_input_is_a_message_on_the_page(browser: Browser, base_url: str, tmp_path: Path) -> None:
-    context, page, watch = _open(browser, f"{base_url}/planner?lang=en&mode=walk&threshold=9000", settle=False, **DESKTOP)
+    url = f"{base_url}/planner?lang=en&mode=walk&threshold=9000"
+    context, page, watch = _open(browser, url, settle=False, **DESKTOP)
     try:
         assert page.evaluate("document.documentElement.lang") == "en"
         message = page.locator("#pl-message")
