@@ -270,6 +270,7 @@ class CoverageEngine:
         self._cache: OrderedDict[tuple[Any, ...], CoverageReport] = OrderedDict()
         self._costs: OrderedDict[tuple[str, frozenset[tuple[str, float, float]]], PointCosts] = OrderedDict()
         self._columns: OrderedDict[tuple[str, float, float], tuple[F64, Any]] = OrderedDict()
+        self._measures: OrderedDict[tuple[Any, ...], CoverageResult] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
@@ -410,9 +411,29 @@ class CoverageEngine:
     def measure(
         self, facilities: gpd.GeoDataFrame, mode: str, threshold: float, label: str = "today"
     ) -> CoverageResult:
-        """Coverage of ``facilities`` within ``threshold`` (m for straight, minutes otherwise)."""
+        """Coverage of ``facilities`` within ``threshold`` (m for straight, minutes otherwise).
+
+        Results are cached per (mode, threshold, label, places layer): a what-if measures today's layer
+        once, then only the scenario's.
+        """
         unit = self.check(mode, threshold)
         facilities = facilities_frame(facilities.to_dict("records"))
+        key = (mode, float(threshold), label, _layer_key(facilities))
+        with self._lock:
+            hit = self._measures.get(key)
+            if hit is not None:
+                self._measures.move_to_end(key)
+                return hit
+        result = self._measure(facilities, mode, float(threshold), unit, label)
+        with self._lock:
+            self._measures[key] = result
+            while len(self._measures) > self._cache_size:
+                self._measures.popitem(last=False)
+        return result
+
+    def _measure(
+        self, facilities: gpd.GeoDataFrame, mode: str, threshold: float, unit: str, label: str
+    ) -> CoverageResult:
         pc = self.costs(facilities, mode)
         scale = 1.0 if unit == "m" else 1 / 60.0
         cost = pc.cost * scale
