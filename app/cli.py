@@ -246,7 +246,8 @@ def coverage(
     out_dir: Annotated[str, typer.Option("--out", help="Output folder.")] = "coverage-out",
     compare: Annotated[str | None, typer.Option(help="before_after: pre-merger network vs today.")] = None,
     scenario: Annotated[
-        str | None, typer.Option(help="CSV of changes: action(add|move|close),id,lon,lat,kind,name.")
+        str | None,
+        typer.Option(help="Changes to measure: CSV (action[add|move|close],id,lon,lat,kind,name) or the page's JSON."),
     ] = None,
     sites: Annotated[int, typer.Option(help="Suggest this many new sites (MCLP); 0 = none.")] = 0,
     grid: Annotated[float, typer.Option(help="Population grid spacing (m).")] = 250.0,
@@ -290,6 +291,12 @@ def coverage(
     if report.before is not None:
         line += f" ({report.before.label}: {totals['before']['share']:.1%})"
     out.print(f"{line} of {totals['population']:,} people", highlight=False, soft_wrap=True)
+    if mode != "straight":
+        out.print(
+            f"  modelled, not measured on the road network (straight line × circuity): {totals['modelled_share']:.1%} "
+            "of the population",
+            highlight=False, soft_wrap=True,
+        )
     if report.sites is not None:
         table = Table("#", "site", "commune", "gain (people)", "covered")
         for s in report.sites.sites:

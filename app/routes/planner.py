@@ -94,10 +94,18 @@ class CoverageOut(BaseModel):
     unit: Literal["m", "min"]
     compare: Literal["before_after", "scenario"] | None
     labels: dict[str, str | None]
-    model: dict[str, Any]
+    model: dict[str, Any] = Field(
+        description="How demand and cost were modelled; ``sentence`` says it in one sentence (vi, en)."
+    )
     facilities: dict[str, int | None]
-    totals: dict[str, Any]
+    totals: dict[str, Any] = Field(
+        description="City totals; ``modelled_share``: share of the population whose cost is straight line × "
+        "circuity rather than a road-network time (0 in straight mode)."
+    )
     changes: list[dict[str, Any]]
+    places: list[dict[str, Any]] = Field(
+        description="The places measured (after): id, name, kind, source, lon, lat, served_population."
+    )
     communes: list[CommuneCoverage]
     notes: list[str]
 
