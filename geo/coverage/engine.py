@@ -6,6 +6,11 @@ places today, against the pre-merger network (``before_after``) or against a sce
 basis) and for the city. Results are cached per question (LRU), and the engine is safe to share
 between threads.
 
+A what-if is answered without measuring everything again: the per-point costs of a places layer are
+cached, and a layer that is a cached one plus a few places (a site added or moved on the planner's
+page) takes the cached costs and one cost column per extra place (`geo.coverage.costs.place_column`,
+itself cached), which is exactly what a full computation gives (`tests/coverage/test_planner_api.py`).
+
 The pieces it puts together each have their own module, because each is used on its own too:
 
 * `geo.coverage.demand`: the population grid (the same for every mode, network and scenario);
@@ -69,7 +74,7 @@ DEFAULT_THRESHOLD = {"straight": 2_000.0, "walk": 15.0, "motorbike": 15.0, "car"
 CITY_TARGETS = {"straight": 5_000.0, "walk": 30.0, "motorbike": 30.0, "car": 30.0}
 MAX_SITES = 20  # new sites one siting question may ask for (geo.coverage.siting)
 MAX_EXTRA_PLACES = 16  # a what-if adding more places than this on top of a cached layer is computed in full
-COLUMN_CACHE_SIZE = 256  # per-place cost columns kept (about 0.5 MB each on the 250 m grid)
+COLUMN_CACHE_SIZE = 64  # per-place cost columns kept (about 0.5 MB each on the 250 m grid)
 
 
 # ================================================================================== results
