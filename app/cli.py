@@ -256,7 +256,8 @@ def coverage(
     out_dir: Annotated[str, typer.Option("--out", help="Output folder.")] = "coverage-out",
     compare: Annotated[str | None, typer.Option(help="before_after: pre-merger network vs today.")] = None,
     scenario: Annotated[
-        str | None, typer.Option(help="CSV of changes: action(add|move|close),id,lon,lat,kind,name.")
+        str | None,
+        typer.Option(help="Changes to measure: CSV (action[add|move|close],id,lon,lat,kind,name) or the page's JSON."),
     ] = None,
     sites: Annotated[int, typer.Option(help="Suggest this many new sites (MCLP); 0 = none.")] = 0,
     grid: Annotated[float, typer.Option(help="Population grid spacing (m).")] = 250.0,
@@ -267,7 +268,8 @@ def coverage(
     from app.assets import VENDOR_DIR, web_assets_installed
     from geo.coverage.maps import expected_steps, run_to_files
 
-    # The HTML loads Leaflet & co. from the vendored copies (file:// links) so it opens offline here.
+    # The HTML loads Leaflet & co. from a copy in the output folder (relative links): it opens offline,
+    # and still does after the folder is moved or mailed.
     offline = web_assets_installed()
     formats = ("html", "png", "csv", "gpkg")
     total = expected_steps(mode, compare, bool(scenario), sites, formats)
@@ -289,7 +291,7 @@ def coverage(
             grid_m=grid,
             formats=formats,
             progress=step,
-            assets_url=VENDOR_DIR.as_uri() if offline else None,
+            vendor_dir=VENDOR_DIR if offline else None,
         )
     if not offline:
         report.notes.append("web assets not installed (make web-assets): the HTML loads Leaflet from CDNs")
@@ -299,6 +301,12 @@ def coverage(
     if report.before is not None:
         line += f" ({report.before.label}: {totals['before']['share']:.1%})"
     out.print(f"{line} of {totals['population']:,} people", highlight=False, soft_wrap=True)
+    if mode != "straight":
+        out.print(
+            f"  modelled, not measured on the road network (straight line × circuity): {totals['modelled_share']:.1%} "
+            "of the population",
+            highlight=False, soft_wrap=True,
+        )
     if report.sites is not None:
         table = Table("#", "site", "commune", "gain (people)", "covered")
         for s in report.sites.sites:

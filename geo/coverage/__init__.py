@@ -24,7 +24,14 @@ from geo.coverage.costs import (
     point_costs,
 )
 from geo.coverage.demand import DEFAULT_GRID_M, Demand, population_grid
-from geo.coverage.engine import DEFAULT_THRESHOLD, CoverageEngine, CoverageReport, CoverageResult
+from geo.coverage.engine import (
+    CITY_TARGETS,
+    DEFAULT_THRESHOLD,
+    MAX_SITES,
+    CoverageEngine,
+    CoverageReport,
+    CoverageResult,
+)
 from geo.coverage.scenarios import (
     BEFORE_KINDS,
     Change,
@@ -33,6 +40,8 @@ from geo.coverage.scenarios import (
     facilities_frame,
     parse_changes,
     read_scenario,
+    scenario_csv,
+    scenario_json,
     today_facilities,
 )
 from geo.geodesy import geodesic_m, to_metric
@@ -47,8 +56,10 @@ __all__ = [
     "BASIS_STRAIGHT",
     "BASIS_STRAIGHT_CIRCUITY",
     "BEFORE_KINDS",
+    "CITY_TARGETS",
     "DEFAULT_GRID_M",
     "DEFAULT_THRESHOLD",
+    "MAX_SITES",
     "Change",
     "CoverageEngine",
     "CoverageReport",
@@ -74,6 +85,8 @@ __all__ = [
     "reach_phrase",
     "read_scenario",
     "run_to_files",
+    "scenario_csv",
+    "scenario_json",
     "suggest_sites",
     "to_metric",
     "today_facilities",

@@ -22,6 +22,7 @@ the metre.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +42,10 @@ __all__ = [
     "BASIS_STRAIGHT_CIRCUITY",
     "NetworkModel",
     "PointCosts",
+    "add_places",
     "nearest_geodesic",
     "network_model",
+    "place_column",
     "point_costs",
 ]
 
@@ -219,3 +222,52 @@ def point_costs(demand: Demand, facilities: gpd.GeoDataFrame, model: NetworkMode
         on_network[snapped] = use_net & np.isfinite(net_cost)
     return PointCosts(cost, src, on_network)
 
+
+
+def place_column(
+    demand: Demand, lon: float, lat: float, model: NetworkModel | None = None
+) -> tuple[F64, npt.NDArray[np.bool_]]:
+    """Cost of every demand point to one place at (lon, lat), as `point_costs` would count it, and its basis.
+
+    The cost to the nearest of several places is the minimum of their columns, so a what-if that adds
+    a place needs only that place's column on top of the cached costs of the others (`add_places`).
+
+    Returns
+    -------
+    cost : numpy.ndarray
+        Metres (``model`` None) or seconds, per demand point (inf when the graph cannot reach it).
+    on_network : numpy.ndarray
+        Whether each point's cost is a road-network time (else straight line, or straight line x circuity).
+    """
+    d = demand
+    n = len(d)
+    dist = geodesic_m(d.lon, d.lat, np.full(n, lon), np.full(n, lat)) if n else np.empty(0)
+    if model is None:
+        return dist, np.zeros(n, dtype=bool)
+    from geo.network import Candidate
+
+    cost = dist * (model.circuity / model.speed_mps)
+    on_network = np.zeros(n, dtype=bool)
+    net = model.network
+    snapped = model.snapped
+    if len(snapped) and net.snap_many([lon], [lat])[0] is not None:
+        # A place on the graph: the points on the graph reach it by road only (as in point_costs).
+        node_cost, _ = net.costs_from_sources([Candidate("place", float(lon), float(lat))])
+        via = (model.exit_time + node_cost[model.exit_node]).min(axis=1) + model.access_s
+        cost[snapped] = via
+        on_network[snapped] = np.isfinite(via)
+    return cost, on_network
+
+
+def add_places(base: PointCosts, columns: Sequence[tuple[int, F64, npt.NDArray[np.bool_]]]) -> PointCosts:
+    """``base`` with more places: each ``(row, cost, on_network)`` column wins where it is cheaper.
+
+    On an exact tie a network time beats a straight-line estimate, as in `point_costs`.
+    """
+    cost, source, on_network = base.cost.copy(), base.source.copy(), base.on_network.copy()
+    for row, column, column_on_network in columns:
+        better = (column < cost) | ((column == cost) & column_on_network & ~on_network & np.isfinite(column))
+        cost = np.where(better, column, cost)
+        source = np.where(better, row, source)
+        on_network = np.where(better, column_on_network, on_network)
+    return PointCosts(cost, source, on_network)

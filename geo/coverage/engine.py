@@ -6,6 +6,11 @@ places today, against the pre-merger network (``before_after``) or against a sce
 basis) and for the city. Results are cached per question (LRU), and the engine is safe to share
 between threads.
 
+A what-if is answered without measuring everything again: the per-point costs of a places layer are
+cached, and a layer that is a cached one plus a few places (a site added or moved on the planner's
+page) takes the cached costs and one cost column per extra place (`geo.coverage.costs.place_column`,
+itself cached), which is exactly what a full computation gives (`tests/coverage/test_planner_api.py`).
+
 The pieces it puts together each have their own module, because each is used on its own too:
 
 * `geo.coverage.demand`: the population grid (the same for every mode, network and scenario);
@@ -40,7 +45,9 @@ from geo.coverage.costs import (
     BASIS_STRAIGHT_CIRCUITY,
     NetworkModel,
     PointCosts,
+    add_places,
     network_model,
+    place_column,
     point_costs,
 )
 from geo.coverage.demand import DEFAULT_GRID_M, F64, I64, Demand, population_grid
@@ -52,7 +59,9 @@ from geo.modes import TRAVEL_MODES
 from geo.registry import find_procedure
 
 __all__ = [
+    "CITY_TARGETS",
     "DEFAULT_THRESHOLD",
+    "MAX_SITES",
     "THRESHOLD_RANGE",
     "CoverageEngine",
     "CoverageReport",
@@ -61,6 +70,11 @@ __all__ = [
 
 THRESHOLD_RANGE = {"m": (10.0, 100_000.0), "min": (0.5, 300.0)}
 DEFAULT_THRESHOLD = {"straight": 2_000.0, "walk": 15.0, "motorbike": 15.0, "car": 15.0}
+# The city's stated target for its service network: a place within 30 minutes' travel or 5 km.
+CITY_TARGETS = {"straight": 5_000.0, "walk": 30.0, "motorbike": 30.0, "car": 30.0}
+MAX_SITES = 20  # new sites one siting question may ask for (geo.coverage.siting)
+MAX_EXTRA_PLACES = 16  # a what-if adding more places than this on top of a cached layer is computed in full
+COLUMN_CACHE_SIZE = 64  # per-place cost columns kept (about 0.5 MB each on the 250 m grid)
 
 
 # ================================================================================== results
@@ -147,6 +161,7 @@ class CoverageReport:
             },
             "totals": {k: _jsonable(v) for k, v in self.totals().items()},
             "changes": [c.__dict__ for c in self.changes],
+            "places": _places_json(self.after),
             "communes": records,
             "notes": self.notes,
         }
@@ -156,6 +171,34 @@ _COMPARED = [
     "covered_population", "share", "mean_cost", "p90_cost", "served_by", "served_by_name", "cost_basis",
     "network_share",
 ]
+
+
+def _layer_key(facilities: gpd.GeoDataFrame) -> frozenset[tuple[str, float, float]]:
+    """A places layer as a set of (id, lon, lat): what its costs depend on."""
+    xy = shapely.get_coordinates(facilities.geometry.to_numpy()) if len(facilities) else np.empty((0, 2))
+    return frozenset(
+        (str(ident), float(lon), float(lat)) for ident, (lon, lat) in zip(facilities["id"], xy, strict=True)
+    )
+
+
+def _places_json(result: CoverageResult) -> list[dict[str, Any]]:
+    """The places measured, with the population each one serves (its nearest-place catchment)."""
+    f = result.facilities
+    xy = shapely.get_coordinates(f.geometry.to_numpy()) if len(f) else np.empty((0, 2))
+    served = f["served_population"] if "served_population" in f else np.zeros(len(f), dtype=np.int64)
+    return [
+        {"id": str(ident), "name": str(name), "kind": str(kind), "source": str(source),
+         "lon": round(float(x), 6), "lat": round(float(y), 6), "served_population": int(people)}
+        for ident, name, kind, source, (x, y), people in zip(
+            f["id"], f["name"], f["kind"], f["source"], xy, served, strict=True
+        )
+    ]
+
+
+def _relabel(costs: PointCosts, rows: I64) -> PointCosts:
+    """``costs`` with each source row ``r`` renamed ``rows[r]`` (-1, no place, stays -1)."""
+    source = np.where(costs.source >= 0, rows[np.maximum(costs.source, 0)], -1)
+    return PointCosts(costs.cost, source, costs.on_network)
 
 
 def _round(value: float, key: str) -> float:
@@ -230,6 +273,9 @@ class CoverageEngine:
         self.speed_kmh = dict(speed_kmh or {})
         self._models: dict[str, NetworkModel] = {}
         self._cache: OrderedDict[tuple[Any, ...], CoverageReport] = OrderedDict()
+        self._costs: OrderedDict[tuple[str, frozenset[tuple[str, float, float]]], PointCosts] = OrderedDict()
+        self._columns: OrderedDict[tuple[str, float, float], tuple[F64, Any]] = OrderedDict()
+        self._measures: OrderedDict[tuple[Any, ...], CoverageResult] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
@@ -300,16 +346,99 @@ class CoverageEngine:
 
     # ------------------------------------------------------------------ costs
     def costs(self, facilities: gpd.GeoDataFrame, mode: str) -> PointCosts:
-        """Cost of every demand point to its nearest place: metres (straight) or seconds (network)."""
-        return point_costs(self.demand, facilities, None if mode == "straight" else self.network_model(mode))
+        """Cost of every demand point to its nearest place: metres (straight) or seconds (network).
+
+        Costs are cached per places layer. A layer that holds a cached one plus a few places (a what-if
+        that adds or moves a site) is answered from the cached costs and one column per extra place
+        (`geo.coverage.costs.place_column`, cached per place); anything else is computed in full.
+        """
+        model = None if mode == "straight" else self.network_model(mode)
+        layer = _layer_key(facilities)
+        # Cached sources count places in sorted (id, lon, lat) order; the caller's rows may differ.
+        ordered = sorted(layer)
+        rows = {str(ident): row for row, ident in enumerate(facilities["id"])}
+        to_rows = np.array([rows[ident] for ident, _, _ in ordered] or [0], dtype=np.int64)
+        with self._lock:
+            canonical = self._costs.get((mode, layer))
+            if canonical is not None:
+                self._costs.move_to_end((mode, layer))
+            bases = [(key, pc) for (m, key), pc in self._costs.items() if m == mode and key < layer]
+        if canonical is None:
+            base = min(bases, key=lambda kv: len(layer - kv[0]), default=None)
+            if base is not None and len(layer - base[0]) <= MAX_EXTRA_PLACES:
+                canonical = self._extend(ordered, base[0], base[1], layer - base[0], model, mode)
+            else:
+                position = {place: i for i, place in enumerate(ordered)}
+                to_canonical = np.array(
+                    [position[(str(i), float(x), float(y))] for i, (x, y) in zip(
+                        facilities["id"], shapely.get_coordinates(facilities.geometry.to_numpy()), strict=True
+                    )] or [0],
+                    dtype=np.int64,
+                )
+                full = point_costs(self.demand, facilities, model)
+                canonical = _relabel(full, to_canonical)
+            with self._lock:
+                self._costs[(mode, layer)] = canonical
+                while len(self._costs) > self._cache_size:
+                    self._costs.popitem(last=False)
+        return _relabel(canonical, to_rows)
+
+    def _extend(
+        self,
+        ordered: list[tuple[str, float, float]],
+        base_layer: frozenset[tuple[str, float, float]],
+        base: PointCosts,
+        extra: frozenset[tuple[str, float, float]],
+        model: NetworkModel | None,
+        mode: str,
+    ) -> PointCosts:
+        """Costs of the layer ``ordered`` from the cached costs of a subset and one column per extra place."""
+        position = {place: i for i, place in enumerate(ordered)}
+        base_rows = np.array([position[place] for place in sorted(base_layer)] or [0], dtype=np.int64)
+        columns = [(position[place], *self._column(place[1], place[2], model, mode)) for place in sorted(extra)]
+        return add_places(_relabel(base, base_rows), columns)
+
+    def _column(self, lon: float, lat: float, model: NetworkModel | None, mode: str) -> tuple[F64, Any]:
+        key = (mode, lon, lat)
+        with self._lock:
+            hit = self._columns.get(key)
+            if hit is not None:
+                self._columns.move_to_end(key)
+                return hit
+        column = place_column(self.demand, lon, lat, model)
+        with self._lock:
+            self._columns[key] = column
+            while len(self._columns) > COLUMN_CACHE_SIZE:
+                self._columns.popitem(last=False)
+        return column
 
     # ------------------------------------------------------------------ measures
     def measure(
         self, facilities: gpd.GeoDataFrame, mode: str, threshold: float, label: str = "today"
     ) -> CoverageResult:
-        """Coverage of ``facilities`` within ``threshold`` (m for straight, minutes otherwise)."""
+        """Coverage of ``facilities`` within ``threshold`` (m for straight, minutes otherwise).
+
+        Results are cached per (mode, threshold, label, places layer): a what-if measures today's layer
+        once, then only the scenario's.
+        """
         unit = self.check(mode, threshold)
         facilities = facilities_frame(facilities.to_dict("records"))
+        key = (mode, float(threshold), label, _layer_key(facilities))
+        with self._lock:
+            hit = self._measures.get(key)
+            if hit is not None:
+                self._measures.move_to_end(key)
+                return hit
+        result = self._measure(facilities, mode, float(threshold), unit, label)
+        with self._lock:
+            self._measures[key] = result
+            while len(self._measures) > self._cache_size:
+                self._measures.popitem(last=False)
+        return result
+
+    def _measure(
+        self, facilities: gpd.GeoDataFrame, mode: str, threshold: float, unit: str, label: str
+    ) -> CoverageResult:
         pc = self.costs(facilities, mode)
         scale = 1.0 if unit == "m" else 1 / 60.0
         cost = pc.cost * scale
@@ -371,6 +500,15 @@ class CoverageEngine:
             "places": len(facilities),
             "network_share": round(float((w * pc.on_network).sum() / total_pop), 4) if total_pop else 0.0,
         }
+        # Honest figures: the share of people whose cost is an estimate (straight line x circuity), not a
+        # road-network time. Straight mode measures the straight line itself, so nothing is modelled there.
+        modelled = 0.0 if mode == "straight" else float((w * (finite & ~pc.on_network)).sum())
+        totals["modelled_population"] = round(modelled)
+        totals["modelled_share"] = round(modelled / total_pop, 4) if total_pop else 0.0
+        ok = pc.source >= 0
+        facilities["served_population"] = np.round(
+            np.bincount(pc.source[ok], w[ok], minlength=len(facilities))
+        ).astype(np.int64)
         return CoverageResult(label, mode, float(threshold), unit, facilities, table, totals, pc)
 
     @staticmethod
@@ -412,7 +550,28 @@ class CoverageEngine:
                 demand_points_on_network=len(m.snapped),
                 attribution=_osm_attribution(),
             )
+        info["sentence"] = self.model_sentence(mode)
         return info
+
+    def model_sentence(self, mode: str) -> dict[str, str]:
+        """How the cost is modelled, in one sentence: ``{"vi": ..., "en": ...}``."""
+        if mode == "straight":
+            return {
+                "vi": "Khoảng cách là đường chim bay (đường thẳng trên mặt đất) từ nơi ở tới điểm gần nhất, "
+                "không theo đường phố.",
+                "en": "Distance is the straight line over the ground from home to the nearest place, not along "
+                "the streets.",
+            }
+        m = self.network_model(mode)
+        circuity, speed = f"{m.circuity:.2f}", f"{m.speed_mps * 3.6:.1f}"
+        word = {"walk": "đi bộ", "motorbike": "đi xe máy", "car": "đi ô tô"}.get(mode, mode)
+        return {
+            "vi": f"Thời gian {word} đo trên mạng đường OpenStreetMap nơi có dữ liệu đường; ở nơi khác được ước tính "
+            f"bằng khoảng cách đường chim bay × hệ số đường vòng {circuity.replace('.', ',')} chia cho tốc độ "
+            f"{speed.replace('.', ',')} km/h.",
+            "en": f"{mode.capitalize()} time is measured on the OpenStreetMap road network where the graph reaches; "
+            f"elsewhere it is estimated as straight-line distance × circuity {circuity} at {speed} km/h.",
+        }
 
     # ------------------------------------------------------------------ the planner's question
     def report(

@@ -3,8 +3,8 @@
 `write_outputs` writes all four for a `geo.coverage.engine.CoverageReport`; `run_to_files` is what
 ``gandan coverage`` runs (measure, optionally compare, apply a scenario and suggest sites, then write).
 Every output carries its sources and method (`caption`), with "© OpenStreetMap contributors" whenever
-road travel times were used. The HTML loads Leaflet & co. from the app's self-hosted copies when asked
-(`geo.offline`), so it works offline.
+road travel times were used. The HTML loads Leaflet & co. from copies beside it or inside it
+(`geo.coverage.portable`), so it works offline and after the folder is moved.
 """
 
 from __future__ import annotations
@@ -336,10 +336,32 @@ def choropleth(
     return fmap
 
 
-def write_html(report: CoverageReport, path: str | Path, **kwargs: Any) -> Path:
-    """The folium choropleth as a standalone HTML file."""
+def write_html(
+    report: CoverageReport,
+    path: str | Path,
+    vendor_dir: str | Path | None = None,
+    inline: bool = False,
+    **kwargs: Any,
+) -> Path:
+    """The folium choropleth as an HTML file that travels (`geo.coverage.portable`).
+
+    With ``vendor_dir`` (the vendored libraries) the page loads them from a ``vendor/`` folder copied
+    beside it (relative links), or, with ``inline``, from inside the file itself. Without it the page
+    links folium's CDNs (or ``assets_url``, passed on to `choropleth`).
+    """
+    from geo.coverage.portable import ASSETS_FOLDER, copy_assets_beside, inline_assets
+
     path = Path(path)
-    choropleth(report, **kwargs).save(str(path))
+    if vendor_dir is None:
+        choropleth(report, **kwargs).save(str(path))
+        return path
+    kwargs["assets_url"] = ASSETS_FOLDER
+    html = choropleth(report, **kwargs).get_root().render()
+    if inline:
+        path.write_text(inline_assets(html, vendor_dir, ASSETS_FOLDER), "utf-8")
+    else:
+        path.write_text(html, "utf-8")
+        copy_assets_beside(path, vendor_dir)
     return path
 
 
@@ -349,11 +371,12 @@ def write_outputs(
     demand: Demand | None = None,
     formats: Sequence[str] = ("html", "png", "csv", "gpkg"),
     progress: Callable[[str], None] | None = None,
-    assets_url: str | None = None,
+    vendor_dir: str | Path | None = None,
 ) -> dict[str, Path]:
     """Write the choropleth (HTML), static map (PNG), table (CSV) and GeoPackage; return their paths.
 
-    ``assets_url`` is passed to `choropleth` (None: the HTML loads its libraries from CDNs).
+    ``vendor_dir``: the vendored web libraries, copied into ``out_dir/vendor`` for the HTML's relative
+    links (`write_html`); None: the HTML loads its libraries from CDNs.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -362,7 +385,7 @@ def write_outputs(
         "csv": lambda p: write_csv(report, p),
         "gpkg": lambda p: write_geopackage(report, p, demand),
         "png": lambda p: write_png(report, p),
-        "html": lambda p: write_html(report, p, assets_url=assets_url),
+        "html": lambda p: write_html(report, p, vendor_dir=vendor_dir),
     }
     unknown = sorted(set(formats) - set(writers))
     if unknown:
@@ -397,13 +420,13 @@ def run_to_files(
     index: Index | None = None,
     network_dir: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
-    assets_url: str | None = None,
+    vendor_dir: str | Path | None = None,
 ) -> tuple[CoverageReport, dict[str, Path]]:
     """Everything ``gandan coverage`` does: measure, optionally compare / edit / site, and write the files.
 
-    With ``assets_url`` (the vendored copies' folder as a ``file://`` URI, see `geo.offline`) the HTML
-    loads Leaflet & co. from there, so it opens without the internet on this machine; with None (not
-    installed, or a file to share) it uses folium's CDN links.
+    With ``vendor_dir`` (the vendored web libraries) the HTML loads Leaflet & co. from a copy in
+    ``out_dir/vendor`` by relative links, so the folder opens offline wherever it is moved; with None
+    (not installed) it uses folium's CDN links. No ``file://`` link is ever written.
 
     Returns the report and the written paths (``html``, ``png``, ``csv``, ``gpkg`` and ``sites_csv``).
     """
@@ -430,6 +453,6 @@ def run_to_files(
         existing = report.after.facilities
         report.sites = suggest_sites(engine, procedure, mode, threshold, sites, existing=existing, progress=say)
     paths = write_outputs(
-        report, out_dir, demand=engine.demand, formats=formats, progress=say, assets_url=assets_url
+        report, out_dir, demand=engine.demand, formats=formats, progress=say, vendor_dir=vendor_dir
     )
     return report, paths

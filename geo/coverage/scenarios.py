@@ -4,29 +4,32 @@
 (``legacy_units`` points, a geocoded point per unit, not surveyed offices) when the procedure is a
 commune-level one (handled at commune centres today), plus today's branches and intake points that
 handle it. A *scenario* adds, moves or closes places of today's network (`Change`): `parse_changes`
-validates rows (from ``POST /v1/coverage`` or a CSV read by `read_scenario`), `apply_changes` applies
-them to a places layer.
+validates rows (from ``POST /v1/coverage`` or a CSV / JSON file read by `read_scenario`, which
+`scenario_csv` / `scenario_json` write), `apply_changes` applies them to a places layer.
 
 A module of its own because these are the planner's inputs, validated like any hand-edited file
-(one `DataProblem` per bad row), and they know nothing of costs or measures.
+(`geo.tables`: every problem at once, as file, row, column, what), and they know nothing of costs or measures.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 import geopandas as gpd
 import numpy as np
 import shapely
 
 from geo.errors import DataProblem, DataValidationError, OutsideServiceArea
-from geo.geodesy import WGS84
+from geo.geodesy import HANOI_BBOX, WGS84, in_hanoi_bbox
 from geo.index import Index
 from geo.registry import find_procedure
+from geo.tables import Problems, Row, read_table
 
 __all__ = [
     "BEFORE_KINDS",
@@ -38,12 +41,16 @@ __all__ = [
     "facilities_frame",
     "parse_changes",
     "read_scenario",
+    "scenario_csv",
+    "scenario_json",
     "today_facilities",
 ]
 
 BEFORE_KINDS = ("branch", "intake_point")
 SCENARIO_COLUMNS = ("action", "id", "lon", "lat", "kind", "name")
 FACILITY_COLUMNS = ["id", "name", "kind", "source", "geometry"]
+OUTSIDE = "outside Hanoi"  # how a place outside the city's bounding box is reported
+_BBOX_TEXT = "lon {0}..{2}, lat {1}..{3}".format(*HANOI_BBOX)
 
 
 # ================================================================================== places
@@ -119,56 +126,123 @@ def _number(value: Any) -> float | None:
     return number
 
 
+def _check_change(row: Row | int, cells: Mapping[str, Any], problems: Problems) -> Change | None:
+    """One scenario row as a `Change`, or None after recording each of its problems (column by column)."""
+    row_cells = {k: (v.strip() if isinstance(v, str) else v) for k, v in cells.items()}
+    action = str(row_cells.get("action") or "").lower()
+    ident = str(row_cells.get("id") or "")
+    before = len(problems.items)
+    if action not in ("add", "move", "close"):
+        problems.add(row, "action", f"{row_cells.get('action')!r} is not add, move or close", id=ident)
+    if not ident:
+        problems.add(row, "id", "id is empty")
+    coords: dict[str, float | None] = {}
+    for column in ("lon", "lat"):
+        try:
+            coords[column] = _number(row_cells.get(column))
+        except (TypeError, ValueError):
+            problems.add(row, column, f"{row_cells.get(column)!r} is not a number", id=ident)
+            coords[column] = None
+            continue
+        if coords[column] is None and action in ("add", "move"):
+            problems.add(row, column, f"{action} needs {column}", id=ident)
+    lon, lat = coords["lon"], coords["lat"]
+    if lon is not None and lat is not None and action in ("add", "move") and not in_hanoi_bbox(lon, lat):
+        problems.add(row, "lon", f"{OUTSIDE}: lon={lon}, lat={lat} is not within {_BBOX_TEXT}", id=ident)
+    if len(problems.items) > before:
+        return None
+    kind, name = row_cells.get("kind") or None, row_cells.get("name") or None
+    return Change(action, ident, lon, lat, kind, name)  # type: ignore[arg-type]
+
+
 def parse_changes(records: Iterable[Mapping[str, Any]], source: str = "scenario") -> list[Change]:
     """Validate scenario rows (``action, id, lon, lat, kind, name``) into `Change` objects.
+
+    Rows are numbered from 1 (the first change). Every problem of every row is reported at once.
 
     Raises
     ------
     DataValidationError
-        One `DataProblem` per bad row: unknown action, missing id, missing or non-numeric lon/lat
-        for ``add`` and ``move``.
+        One `DataProblem` per bad cell: unknown action, missing id, missing or non-numeric lon/lat
+        for ``add`` and ``move``, a place outside Hanoi (among other problems).
+    OutsideServiceArea
+        The only problems are places outside Hanoi's bounding box (each listed in ``problems``).
     """
-    changes: list[Change] = []
-    problems: list[DataProblem] = []
-    for row_no, raw in enumerate(records, start=1):
-        row = {k: (v.strip() if isinstance(v, str) else v) for k, v in raw.items()}
-        action = str(row.get("action") or "").lower()
-        ident = str(row.get("id") or "")
-        bad = []
-        if action not in ("add", "move", "close"):
-            bad.append(f"action {row.get('action')!r} is not add, move or close")
-        if not ident:
-            bad.append("id is empty")
-        try:
-            lon, lat = _number(row.get("lon")), _number(row.get("lat"))
-        except (TypeError, ValueError) as exc:
-            bad.append(f"lon/lat: {exc}")
-            lon = lat = None
-        if action in ("add", "move") and (lon is None or lat is None) and not bad:
-            bad.append(f"{action} needs lon and lat")
-        problems.extend(DataProblem(source, m, row=row_no, id=ident or None) for m in bad)
-        if not bad:
-            changes.append(
-                Change(action, ident, lon, lat, row.get("kind") or None, row.get("name") or None)  # type: ignore[arg-type]
-            )
-    if problems:
-        raise DataValidationError(problems)
-    return changes
+    problems = Problems(source)
+    changes = [_check_change(n, raw, problems) for n, raw in enumerate(records, start=1)]
+    _raise(problems)
+    return [c for c in changes if c is not None]
 
 
-def read_scenario(path: str | Path) -> list[Change]:
-    """Read a scenario CSV with columns ``action,id,lon,lat,kind,name`` (UTF-8, header required)."""
-    path = Path(path)
+def _raise(problems: Problems) -> None:
+    """Raise every problem at once: `OutsideServiceArea` when each one is a place outside Hanoi."""
+    if problems and all(p.message.startswith(OUTSIDE) for p in problems.items):
+        lines = [str(p) for p in problems.items]
+        raise OutsideServiceArea("; ".join(lines), problems=lines)
+    problems.raise_if_any()
+
+
+def _scenario_csv(source: Path | TextIO, label: str) -> list[Change]:
+    rows = read_table(source, SCENARIO_COLUMNS, optional=("lon", "lat", "kind", "name"), label=label)
+    problems = Problems(label)
+    changes = [_check_change(row, row, problems) for row in rows]
+    _raise(problems)
+    return [c for c in changes if c is not None]
+
+
+def _scenario_json(text: str, label: str) -> list[Change]:
+    problems = Problems(label)
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in ("action", "id") if c not in (reader.fieldnames or [])]
-            if missing:
-                raise DataValidationError([DataProblem(str(path), f"missing column(s) {', '.join(missing)}")])
-            rows = list(reader)
-    except OSError as exc:
-        raise DataValidationError([DataProblem(str(path), f"cannot read scenario: {exc}")]) from exc
-    return parse_changes(rows, source=str(path))
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        problems.add(exc.lineno, None, f"not JSON: {exc.msg} (column {exc.colno})")
+        problems.raise_if_any()
+    records = body.get("changes") if isinstance(body, dict) else body
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        problems.add(None, "changes", "expected {\"changes\": [{\"action\": ..., \"id\": ...}, ...]}")
+        problems.raise_if_any()
+    assert isinstance(records, list)
+    return parse_changes(records, source=label)
+
+
+def read_scenario(path: str | Path, text: str | None = None) -> list[Change]:
+    """Read a scenario file: CSV (``action,id,lon,lat,kind,name``, header required) or JSON (``.json``).
+
+    The JSON form is what the planner page saves: ``{"name", "procedure", "mode", "threshold", "changes":
+    [{action, id, lon, lat, kind, name}, ...]}`` (only ``changes`` is read here). ``text``: the file's
+    content when it did not come from disk (an upload); ``path`` then only names it.
+
+    Raises
+    ------
+    DataValidationError
+        Every problem of the file at once, each with file, row, column and what is wrong. CSV rows are
+        the file's line numbers (header = 1); JSON rows count the changes from 1.
+    """
+    path = Path(path)
+    label = path.name if text is not None else str(path)
+    if path.suffix.lower() == ".json":
+        if text is None:
+            try:
+                text = path.read_text(encoding="utf-8-sig")
+            except OSError as exc:
+                raise DataValidationError([DataProblem(label, f"cannot read scenario: {exc}")]) from exc
+        return _scenario_json(text, label)
+    return _scenario_csv(path if text is None else io.StringIO(text), label)
+
+
+def scenario_csv(changes: Sequence[Change]) -> str:
+    """The CSV text of a scenario, as `read_scenario` reads it."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(SCENARIO_COLUMNS)
+    for c in changes:
+        writer.writerow(["" if getattr(c, k) is None else getattr(c, k) for k in SCENARIO_COLUMNS])
+    return out.getvalue()
+
+
+def scenario_json(changes: Sequence[Change], **meta: Any) -> dict[str, Any]:
+    """The JSON form of a scenario (``meta``: name, procedure, mode, threshold), as `read_scenario` reads it."""
+    return {**meta, "changes": [{k: getattr(c, k) for k in SCENARIO_COLUMNS} for c in changes]}
 
 
 def apply_changes(
@@ -187,20 +261,24 @@ def apply_changes(
     for n, change in enumerate(changes, start=1):
         exists = change.id in rows
         if change.action == "add" and exists:
-            problems.append(DataProblem(source, f"add: id {change.id!r} already exists", row=n, id=change.id))
+            problems.append(
+                DataProblem(source, f"add: id {change.id!r} already exists", row=n, id=change.id, column="id")
+            )
             continue
         if change.action in ("move", "close") and not exists:
             message = f"{change.action}: no place with id {change.id!r}"
-            problems.append(DataProblem(source, message, row=n, id=change.id))
+            problems.append(DataProblem(source, message, row=n, id=change.id, column="id"))
             continue
         if change.action == "close":
             del rows[change.id]
             continue
         assert change.lon is not None and change.lat is not None
         if inside is not None and not inside(change.lon, change.lat):
-            raise OutsideServiceArea(
-                f"{source} row {n} ({change.action} {change.id}): lon={change.lon}, lat={change.lat} is outside Hanoi"
-            )
+            line = str(DataProblem(
+                source, f"{OUTSIDE}: lon={change.lon}, lat={change.lat} is in none of its communes", row=n,
+                id=change.id, column="lon",
+            ))
+            raise OutsideServiceArea(line, problems=[line])
         point = shapely.Point(change.lon, change.lat)
         if change.action == "move":
             rows[change.id].update(geometry=point, source="scenario:move")

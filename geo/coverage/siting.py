@@ -42,7 +42,7 @@ from scipy import sparse
 from scipy.spatial import cKDTree
 
 from geo.coverage.demand import population_grid
-from geo.coverage.engine import CoverageEngine
+from geo.coverage.engine import MAX_SITES, CoverageEngine
 from geo.coverage.scenarios import facilities_frame, today_facilities
 from geo.errors import GandanError, InvalidParameter
 from geo.geodesy import METRIC_CRS, WGS84, geodesic_m, to_metric
@@ -61,7 +61,6 @@ __all__ = [
 
 CANDIDATE_SOURCES = ("seats", "legacy", "grid")
 DEFAULT_CANDIDATE_GRID_M = 2_000.0
-MAX_SITES = 20
 SAME_PLACE_M = 50.0  # a candidate this close to an existing place (or an earlier candidate) is that place
 
 

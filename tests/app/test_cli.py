@@ -33,15 +33,17 @@ def test_mcp_refuses_an_unknown_transport() -> None:
 
 
 def test_coverage_html_uses_the_vendored_assets(tmp_path: Path) -> None:
-    """The CLI hands the vendored copies' file:// URI to the map writer, so the HTML opens offline."""
+    """The CLI copies the vendored libraries beside the HTML (relative links): it opens offline, anywhere."""
     result = CliRunner().invoke(
         app, ["coverage", "--procedure", "1.001193", "--threshold", "1500", "--out", str(tmp_path)]
     )
     assert result.exit_code == 0, result.output
     page = (tmp_path / "coverage_1.001193_straight_1500m.html").read_text(encoding="utf-8")
     if web_assets_installed():
-        assert external_asset_urls(page) == []
-        assert f"{VENDOR_DIR.as_uri()}/leaflet/leaflet.js" in page
+        assert external_asset_urls(page) == [] and "file://" not in page
+        assert '"vendor/leaflet/leaflet.js"' in page
+        copied = tmp_path / "vendor" / "leaflet" / "leaflet.js"
+        assert copied.read_bytes() == (VENDOR_DIR / "leaflet" / "leaflet.js").read_bytes()
         assert "web assets not installed" not in result.output
     else:
         assert "web assets not installed" in result.output

@@ -248,11 +248,16 @@ def test_points_layer_today_on_tet_names_the_holiday(client) -> None:  # type: i
 
 
 def test_planner_page_texts_come_from_the_strings_file(client) -> None:  # type: ignore[no-untyped-def]
-    page = client.get("/planner", params={"procedure": "1.001193", "mode": "straight", "threshold": 2000}).text
-    en = STRINGS["en"]
-    assert f"<title>{en['planner_title']}</title>" in page and f"<h1>{en['planner_heading']}</h1>" in page
-    assert en["planner_col_share_before"] in page and en["planner_within"].split("{")[0] in page
-    assert "Mean today (m)" in page and "{unit}" not in page and "{places}" not in page
+    for lang, params in (("vi", {}), ("en", {"lang": "en"})):
+        page = client.get("/planner", params={"procedure": "1.001193", **params}).text
+        s = STRINGS[lang]
+        assert f'<html lang="{lang}">' in page
+        assert f"<title>{s['planner_title']}</title>" in page and f"<h1>{s['planner_heading']}</h1>" in page
+        assert s["planner_preset_30"] in page and s["planner_preset_5km"] in page and s["planner_tool_add"] in page
+        # The script gets the planner's texts (without their prefix) to format the figures with.
+        config = json.loads(page.split("window.PLANNER_CONFIG = ")[1].split(";</script>")[0])
+        assert config["lang"] == lang and config["strings"]["col_share_before"] == s["planner_col_share_before"]
+        assert config["targets"] == {"straight": 5000.0, "walk": 30.0, "motorbike": 30.0, "car": 30.0}
 
 
 def test_points_layer_refuses_unknown_procedure(client) -> None:  # type: ignore[no-untyped-def]

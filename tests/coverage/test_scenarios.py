@@ -41,8 +41,11 @@ def test_closing_every_place_gives_zero(engine: CoverageEngine, places, fixture_
 def test_scenario_validation_names_every_bad_row(places, fixtures_dir) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(DataValidationError) as info:
         read_scenario(fixtures_dir / "scenario_bad.csv")
-    rows = sorted(p.row for p in info.value.problems)
-    assert rows == [1, 2, 3]
+    # Every problem at once, as file, row (the line: the header is row 1), column and what.
+    where = sorted((p.row, p.column) for p in info.value.problems)
+    assert where == [(2, "action"), (3, "lon"), (4, "id")]
+    assert {p.file for p in info.value.problems} == {str(fixtures_dir / "scenario_bad.csv")}
+    assert str(info.value.problems[0]).startswith(f"{fixtures_dir / 'scenario_bad.csv'}:2:action [N1]: ")
     with pytest.raises(DataValidationError, match="already exists"):
         apply_changes(places, parse_changes([{"action": "add", "id": "P1", "lon": 105.8, "lat": 21.0}]))
     with pytest.raises(DataValidationError, match="no place with id"):
