@@ -568,7 +568,7 @@ def test_vietnamese_page_shows_no_english(browser: Browser, base_url: str, setti
         page.wait_for_selector("#gandan-results .gandan-result")
         page.wait_for_function("!document.body.dataset.busy")
         notes = page.locator("#gandan-notes").inner_text()
-        assert notes == "Ghi chú: Khoảng cách theo đường chim bay; ghi chú dạng chuỗi"
+        assert notes == "Ghi chú: Khoảng cách theo đường chim bay ghi chú dạng chuỗi"
         page.locator("#gandan-results .gandan-result").first.click()
         page.locator(".leaflet-popup-content .gandan-popup").wait_for(state="visible")
         seen.append(_shown_texts(page))

@@ -116,16 +116,16 @@ def test_a_bad_scenario_file_lists_every_problem_once(client, tmp_path: Path) ->
     r = client.post("/v1/coverage/scenarios/read", json={"filename": "plan.csv", "text": text})
     assert r.status_code == 422 and r.json()["type"] == "/problems/data-validation"
     assert r.json()["problems"] == [
-        "plan.csv:2:action [N1]: 'open' is not add, move or close",
-        "plan.csv:3:lon [N2]: add needs lon",
-        "plan.csv:4:lon [N3]: 'abc' is not a number",
+        "plan.csv:2 [N1] action: 'open' is not add, move or close",
+        "plan.csv:3 [N2] lon: add needs lon",
+        "plan.csv:4 [N3] lon: 'abc' is not a number",
     ]
     bad_json = client.post("/v1/coverage/scenarios/read", json={"filename": "plan.json", "text": '{"changes": [{'})
     assert bad_json.status_code == 422 and bad_json.json()["problems"][0].startswith("plan.json:1: not JSON")
     rows = json.dumps({"changes": [{"action": "add", "id": "a"}, {"action": "close"}]})
     r = client.post("/v1/coverage/scenarios/read", json={"filename": "plan.json", "text": rows})
     assert r.json()["problems"] == [
-        "plan.json:1:lon [a]: add needs lon", "plan.json:1:lat [a]: add needs lat", "plan.json:2:id: id is empty",
+        "plan.json:1 [a] lon: add needs lon", "plan.json:1 [a] lat: add needs lat", "plan.json:2 id: id is empty",
     ]
     (tmp_path / "plan.csv").write_text(text, "utf-8")
     with pytest.raises(DataValidationError) as info:
@@ -137,7 +137,7 @@ def test_a_site_outside_hanoi_is_refused_with_the_reason(client) -> None:  # typ
     add_far = {"action": "add", "id": "x", "lon": 0, "lat": 0}
     far = client.post("/v1/coverage", json={"procedure": PROC, "changes": [add_far]})
     assert far.status_code == 422 and far.json()["type"] == "/problems/outside-service-area"
-    assert far.json()["problems"] == ["changes:1:lon [x]: outside Hanoi: lon=0.0, lat=0.0 is not within "
+    assert far.json()["problems"] == ["changes:1 [x] lon: outside Hanoi: lon=0.0, lat=0.0 is not within "
                                       "lon 105.25..106.05, lat 20.5..21.42"]
     # Inside the bounding box but in a neighbouring province: the service area says no.
     near = client.post(

@@ -313,7 +313,7 @@ def test_desktop_bad_input_is_a_message_on_the_page(browser: Browser, base_url: 
         page.set_input_files("#pl-load", str(bad))
         page.wait_for_function("document.getElementById('pl-message').innerText.includes('2 problems')")
         text = message.inner_text()
-        assert "bad.csv:2:action [N1]" in text and "bad.csv:3:lon [N2]" in text
+        assert "bad.csv:2 [N1] action" in text and "bad.csv:3 [N2] lon" in text
         assert "problem+json" not in page.content() and '"type":' not in message.inner_text()
         watch.assert_clean(allowed=("422 /v1/coverage", "422 /v1/coverage/scenarios/read"))
     finally:

@@ -45,7 +45,7 @@ def test_scenario_validation_names_every_bad_row(places, fixtures_dir) -> None: 
     where = sorted((p.row, p.column) for p in info.value.problems)
     assert where == [(2, "action"), (3, "lon"), (4, "id")]
     assert {p.file for p in info.value.problems} == {str(fixtures_dir / "scenario_bad.csv")}
-    assert str(info.value.problems[0]).startswith(f"{fixtures_dir / 'scenario_bad.csv'}:2:action [N1]: ")
+    assert str(info.value.problems[0]).startswith(f"{fixtures_dir / 'scenario_bad.csv'}:2 [N1] action: ")
     with pytest.raises(DataValidationError, match="already exists"):
         apply_changes(places, parse_changes([{"action": "add", "id": "P1", "lon": 105.8, "lat": 21.0}]))
     with pytest.raises(DataValidationError, match="no place with id"):
