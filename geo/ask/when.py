@@ -29,17 +29,14 @@ Numbers only count with a time shape around them, so procedure codes (1.001193),
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from typing import Literal
 
-from holidays.calendars.chinese import VIETNAMESE_CALENDAR, _ChineseLunisolar
-
+from geo.ask.lunar import TET_EVE, NoSuchLunarDay, OutsideLunarCalendar, next_tet_day
 from geo.hours import TZ, ensure_aware
 from geo.text import fold
 
@@ -188,6 +185,7 @@ _ADDRESS_BEFORE = {"so", "ngo", "ngach", "hem", "kiet", "nha", "to", "phong", "p
 # Place names around "mai" in Hanoi (Hoàng Mai, Mai Dịch, Xuân Mai, ...): there "mai" is no tomorrow.
 _MAI_NAME_BEFORE = {"bach", "dong", "hoang", "khuong", "phuong", "quynh", "tan", "thanh", "tuong", "xuan", "thon", "xa"}
 _MAI_NAME_AFTER = {"dich", "dong", "sao", "trai", "dinh", "lam", "hac", "linh", "phuc", "trang", "thon", "xa"}
+_PART_DAY_OFFSETS = {"nay": 0, "mai": 1, "mot": 2, "kia": 2, "qua": -1}  # days from today; 99 when none is said
 _PRIORITY = {"tet": 0, "date": 0, "weekday": 1, "weekend": 1, "now": 1, "later": 1, "part": 2, "clock": 2,
              "relative": 3, "vague": 4}
 
@@ -265,39 +263,6 @@ class _Refusal(Exception):
     """A time phrase that cannot be read; ``args`` are the Vietnamese and the English reason."""
 
 
-# ---------------------------------------------------------------------------------------------- lunar
-def _new_moon_day(k: int) -> int:
-    """Ordinal date (UTC+7) of the ``k``-th new moon since 1900-01-01 (Meeus, as in Hồ Ngọc Đức's calendar)."""
-    t = k / 1236.85
-    t2, t3 = t * t, t * t * t
-    dr = math.pi / 180
-    jd = 2415020.75933 + 29.53058868 * k + 0.0001178 * t2 - 0.000000155 * t3
-    jd += 0.00033 * math.sin((166.56 + 132.87 * t - 0.009173 * t2) * dr)
-    m = 359.2242 + 29.10535608 * k - 0.0000333 * t2 - 0.00000347 * t3
-    mpr = 306.0253 + 385.81691806 * k + 0.0107306 * t2 + 0.00001236 * t3
-    f = 21.2964 + 390.67050646 * k - 0.0016528 * t2 - 0.00000239 * t3
-    c = (0.1734 - 0.000393 * t) * math.sin(m * dr) + 0.0021 * math.sin(2 * dr * m)
-    c -= 0.4068 * math.sin(mpr * dr) - 0.0161 * math.sin(dr * 2 * mpr)
-    c -= 0.0004 * math.sin(dr * 3 * mpr)
-    c += 0.0104 * math.sin(dr * 2 * f) - 0.0051 * math.sin(dr * (m + mpr))
-    c -= 0.0074 * math.sin(dr * (m - mpr)) + 0.0004 * math.sin(dr * (2 * f + m))
-    c -= 0.0004 * math.sin(dr * (2 * f - m)) - 0.0006 * math.sin(dr * (2 * f + mpr))
-    c += 0.0010 * math.sin(dr * (2 * f - mpr)) + 0.0005 * math.sin(dr * (2 * mpr + m))
-    delta_t = -0.000278 + 0.000265 * t + 0.000262 * t2
-    return int(jd + c - delta_t + 0.5 + 7 / 24) - 1721425
-
-
-@lru_cache(maxsize=64)
-def _tet(year: int) -> tuple[date, int] | None:
-    """Lunar New Year of ``year`` (from ``holidays``) and the length in days of the lunar month before it."""
-    new_year, _estimated = _ChineseLunisolar(VIETNAMESE_CALENDAR).lunar_new_year_date(year)
-    if new_year is None:
-        return None
-    k = round((new_year.toordinal() + 1721425 - 2415021.076998695) / 29.530588853)
-    last_month_start = date.fromordinal(_new_moon_day(k - 1))
-    return new_year, (new_year - last_month_start).days
-
-
 # ---------------------------------------------------------------------------------------------- reading
 def understand_time(text: str, now: datetime) -> TimeReading:
     """Read the time phrases of ``text`` relative to ``now``.
@@ -369,130 +334,210 @@ def _word_after(folded: str, end: int) -> str:
     return found.group(1) if (found := _WORD_AFTER.search(folded[end : end + 24])) else ""
 
 
-def _scan(text: str, folded: str, offsets: list[int] | None) -> list[_Token]:  # noqa: C901 (split after the move to geo.ask)
+@dataclass(slots=True)
+class _Question:
+    """The question being scanned: as typed, folded, and the offset map between the two."""
+
+    text: str
+    folded: str
+    offsets: list[int] | None
+
+    def ok(self, match: re.Match[str]) -> bool:
+        """True when the words of ``match`` are written plain or with their expected diacritics."""
+        return _accent_ok(self.text, self.offsets, self.folded, match.start(), match.end())
+
+    def original(self, start: int, end: int) -> str:
+        return _original(self.text, self.offsets, start, end)
+
+    def before(self, start: int) -> str:
+        return _word_before(self.folded, start)
+
+    def after(self, end: int) -> str:
+        return _word_after(self.folded, end)
+
+
+def _scan(text: str, folded: str, offsets: list[int] | None) -> list[_Token]:
     """Every candidate time token of ``folded`` (overlapping ones included)."""
-    tokens: list[_Token] = []
-
-    def ok(match: re.Match[str]) -> bool:
-        return _accent_ok(text, offsets, folded, match.start(), match.end())
-
+    question = _Question(text, folded, offsets)
     digit = _DIGIT.search(folded) is not None
-
-    def find(pattern: re.Pattern[str], *needles: str, or_digit: bool = False) -> Iterable[re.Match[str]]:
+    tokens: list[_Token] = []
+    for pattern, needles, on_digit, build in _SCANNERS:
         # Cheap substring checks first: most questions have no time phrase at all.
-        if (digit and (or_digit or not needles)) or any(needle in folded for needle in needles):
-            return pattern.finditer(folded)
-        return ()
-
-    for match in find(_NOW, "bay", "luc", "hien"):
-        if ok(match):
-            tokens.append(_Token("now", match.start(), match.end()))
-    for match in find(_LATER):
-        if ok(match):  # "2 ngày nữa" is a day, "3 tiếng nữa" a moment
-            amount, unit = int(match["n"]), match["unit"]
-            kind = "relative" if unit == "ngay" else "later"
-            value = amount if unit == "ngay" else amount * (1 if unit == "phut" else 60)
-            tokens.append(_Token(kind, match.start(), match.end(), (value,)))
-    for pattern in (_CLOCK, _BARE_CLOCK, _HOUR_BEFORE_PART):
-        for match in find(pattern):
-            if not ok(match) or (pattern is _HOUR_BEFORE_PART and _word_before(folded, match.start()) in _NO_HOUR):
-                continue
-            get = match.groupdict().get
-            hour, kem = int(match["h"]), int(get("kem") or 0)  # "7 giờ kém 15" is 15 minutes before 7
-            minute = 30 if get("half") or get("half2") else -kem if kem else int(get("m1") or get("m2") or 0)
-            said = _original(text, offsets, match.start("h"), match.end()).strip()
-            error = (f"không có “{said}”: giờ từ 0 đến 23, phút từ 0 đến 59", f"'{said}': hours run 0-23, minutes 0-59")
-            bad = hour > 23 or not -60 < minute < 60 or (minute < 0 and hour == 0)
-            tokens.append(_Token("clock", match.start(), match.end(), (hour, minute), error=error if bad else None))
-    for match in find(_PART, "sang", "trua", "chieu", "toi", "dem"):
-        if not ok(match):
-            continue
-        part = match["part"]
-        written = _original(text, offsets, match.start("part"), match.end("part")).lower()
-        if not written.isascii() and written not in _STRICT[part]:
-            continue
-        if part == "chieu" and _word_before(folded, match.start()) == "ho":  # hộ chiếu, the passport
-            continue
-        rel = (match["rel"] or "").split()[-1:] or [""]
-        offset = {"nay": 0, "mai": 1, "mot": 2, "kia": 2, "qua": -1}.get(rel[0], 99)
-        plain = _original(text, offsets, match.start(), match.end()).isascii()
-        weak = plain and match["buoi"] is None and not match["rel"]
-        tokens.append(_Token("part", match.start(), match.end(), (offset,), word=part, past=offset < 0, weak=weak))
-    for match in find(_RELATIVE, "nay", "mai", "kia", "mot", "qua"):
-        rel = match["rel"]
-        if not ok(match):
-            continue
-        if rel == "mai":
-            original = _original(text, offsets, match.end() - 3, match.end())
-            capital_inside = original == "Mai" and _word_before(folded, match.start()) != ""
-            if capital_inside or _word_before(folded, match.start()) in _MAI_NAME_BEFORE \
-                    or _word_after(folded, match.end()) in _MAI_NAME_AFTER:
-                continue
-        if rel == "mot" and _original(text, offsets, match.start(), match.end()).isascii():
-            continue  # plain "mot" is "một" (one) far more often than "mốt"
-        offset = 0 if "nay" in rel else 1 if rel.endswith("mai") else -1 if "qua" in rel else -2 \
-            if rel == "hom kia" else 2
-        tokens.append(_Token("relative", match.start(), match.end(), (offset,), past=offset < 0))
-    for match in find(_WEEKDAY, "thu", "chu", "cn", or_digit=True):
-        if not ok(match):
-            continue
-        token = _Token("weekday", match.start(), match.end(), word=match["mod"] or "")
-        if match["thu"]:
-            before = _word_before(folded, match.start())
-            if before in _ORDINAL_BEFORE or (match["wd"] == "tu" and _word_after(folded, match.end()) in _TU_AFTER):
-                continue
-            word = match["wd"]
-            written = _original(text, offsets, match.start("wd"), match.end("wd")).lower()
-            if not written.isascii() and written not in _STRICT.get(word, {written}):
-                continue
-            number = int(word) if word.isdigit() else None
-            if word in _WEEKDAY_WORDS or number in range(2, 8):
-                token.value = (_WEEKDAY_WORDS[word] if number is None else number - 2,)
-            else:
-                token.error = (f"không có “thứ {written}” trong tuần: thứ Hai (2) đến thứ Bảy (7) và Chủ nhật",
-                               f"there is no weekday 'thứ {written}': Monday (2) to Saturday (7) and Sunday")
-        else:  # "T7" and "CN" also abbreviate floors and branches: alone, only before "có mở", "nghỉ", ...
-            if match["wdt"] == "8":
-                continue
-            token.value = (int(match["wdt"]) - 2,) if match["wdt"] else (6,)
-            abbreviated = match["cn"] in (None, "cn")
-            token.weak = abbreviated and not match["mod"] and _word_after(folded, match.end()) not in _ABBREVIATED_OK
-        token.past = "truoc" in token.word
-        tokens.append(token)
-    for match in find(_WEEKEND, "cuoi"):
-        if ok(match):
-            tokens.append(_Token("weekend", match.start(), match.end(), word=match["mod"] or "",
-                                 past=match["mod"] == "truoc"))
-    for match in find(_VAGUE, "tuan", "thang"):
-        said = _original(text, offsets, match.start(), match.end())
-        error = (f"“{said}” chưa nói rõ ngày nào", f"'{said}' does not say which day")
-        tokens.append(_Token("vague", match.start(), match.end(), word=match.group(0), error=error))
-    for pattern in (_SLASH_DATE, _ISO_DATE, _WORD_DATE):
-        for match in find(pattern):
-            if pattern is _SLASH_DATE and (_word_before(folded, match.start()) in _ADDRESS_BEFORE
-                                           or folded[match.start() : match.end()] == "24/7"):
-                continue  # a house number ("ngõ 12/3") or "open 24/7"
-            if pattern is _WORD_DATE and not ok(match):
-                continue
-            groups = match.groupdict()
-            year = int(groups["y"]) if groups.get("y") else 0
-            if 0 < year < 100:
-                year += 2000
-            month = int(groups["m"]) if groups.get("m") else 0
-            mod = groups.get("mod") or ""
-            tokens.append(_Token("date", match.start(), match.end(), (int(groups["d"]), month, year), word=mod))
-    for match in find(_TET, "tet", "giao"):
-        if not ok(match):
-            continue
-        if match["eve"]:
-            tokens.append(_Token("tet", match.start(), match.end(), (0,), word="eve"))
-        elif match["solar"]:
-            tokens.append(_Token("date", match.start(), match.end(), (1, 1, 0)))
-        else:
-            said_day = match["n"] or match["n2"]
-            tokens.append(_Token("tet", match.start(), match.end(), (int(said_day) if said_day else 1,),
-                                 word="mung" if match["n"] or not said_day else ""))
+        if (digit and on_digit) or any(needle in folded for needle in needles):
+            for match in pattern.finditer(folded):
+                if (token := build(question, match)) is not None:
+                    tokens.append(token)
     return tokens
+
+
+def _now_token(question: _Question, match: re.Match[str]) -> _Token | None:
+    return _Token("now", match.start(), match.end()) if question.ok(match) else None
+
+
+def _later_token(question: _Question, match: re.Match[str]) -> _Token | None:
+    """A delay: "2 ngày nữa" is a day, "3 tiếng nữa" a moment (in minutes from now)."""
+    if not question.ok(match):
+        return None
+    amount, unit = int(match["n"]), match["unit"]
+    kind = "relative" if unit == "ngay" else "later"
+    value = amount if unit == "ngay" else amount * (1 if unit == "phut" else 60)
+    return _Token(kind, match.start(), match.end(), (value,))
+
+
+def _clock_token(question: _Question, match: re.Match[str]) -> _Token | None:
+    if not question.ok(match):
+        return None
+    get = match.groupdict().get
+    hour, kem = int(match["h"]), int(get("kem") or 0)  # "7 giờ kém 15" is 15 minutes before 7
+    minute = 30 if get("half") or get("half2") else -kem if kem else int(get("m1") or get("m2") or 0)
+    said = question.original(match.start("h"), match.end()).strip()
+    error = (f"không có “{said}”: giờ từ 0 đến 23, phút từ 0 đến 59", f"'{said}': hours run 0-23, minutes 0-59")
+    bad = hour > 23 or not -60 < minute < 60 or (minute < 0 and hour == 0)
+    return _Token("clock", match.start(), match.end(), (hour, minute), error=error if bad else None)
+
+
+def _hour_before_part_token(question: _Question, match: re.Match[str]) -> _Token | None:
+    """A bare hour before a part of the day: "7 tối" is a clock time, "ngày 7 tối" or "số 7 sáng" is not."""
+    return None if question.before(match.start()) in _NO_HOUR else _clock_token(question, match)
+
+
+def _part_token(question: _Question, match: re.Match[str]) -> _Token | None:
+    if not question.ok(match):
+        return None
+    part = match["part"]
+    written = question.original(match.start("part"), match.end("part")).lower()
+    if not written.isascii() and written not in _STRICT[part]:
+        return None
+    if part == "chieu" and question.before(match.start()) == "ho":  # hộ chiếu, the passport
+        return None
+    rel = (match["rel"] or "").split()[-1:] or [""]
+    offset = _PART_DAY_OFFSETS.get(rel[0], 99)
+    plain = question.original(match.start(), match.end()).isascii()
+    weak = plain and match["buoi"] is None and not match["rel"]
+    return _Token("part", match.start(), match.end(), (offset,), word=part, past=offset < 0, weak=weak)
+
+
+def _relative_token(question: _Question, match: re.Match[str]) -> _Token | None:
+    rel = match["rel"]
+    if not question.ok(match) or (rel == "mai" and _is_place_mai(question, match)):
+        return None
+    if rel == "mot" and question.original(match.start(), match.end()).isascii():
+        return None  # plain "mot" is "một" (one) far more often than "mốt"
+    offset = 0 if "nay" in rel else 1 if rel.endswith("mai") else -1 if "qua" in rel else -2 \
+        if rel == "hom kia" else 2
+    return _Token("relative", match.start(), match.end(), (offset,), past=offset < 0)
+
+
+def _is_place_mai(question: _Question, match: re.Match[str]) -> bool:
+    """True when "mai" is part of a place name (Hoàng Mai, Mai Dịch, a capital "Mai" inside the sentence)."""
+    before = question.before(match.start())
+    capital_inside = question.original(match.end() - 3, match.end()) == "Mai" and before != ""
+    return capital_inside or before in _MAI_NAME_BEFORE or question.after(match.end()) in _MAI_NAME_AFTER
+
+
+def _weekday_token(question: _Question, match: re.Match[str]) -> _Token | None:
+    if not question.ok(match):
+        return None
+    return _said_weekday(question, match) if match["thu"] else _abbreviated_weekday(question, match)
+
+
+def _said_weekday(question: _Question, match: re.Match[str]) -> _Token | None:
+    """A weekday said with "thứ" ("thứ bảy", "thứ 7"); None for an ordinal or "thứ tự", an error for "thứ tám"."""
+    before = question.before(match.start())
+    if before in _ORDINAL_BEFORE or (match["wd"] == "tu" and question.after(match.end()) in _TU_AFTER):
+        return None
+    word = match["wd"]
+    written = question.original(match.start("wd"), match.end("wd")).lower()
+    if not written.isascii() and written not in _STRICT.get(word, {written}):
+        return None
+    mod = match["mod"] or ""
+    token = _Token("weekday", match.start(), match.end(), word=mod, past="truoc" in mod)
+    number = int(word) if word.isdigit() else None
+    if word in _WEEKDAY_WORDS or number in range(2, 8):
+        token.value = (_WEEKDAY_WORDS[word] if number is None else number - 2,)
+    else:
+        token.error = (f"không có “thứ {written}” trong tuần: thứ Hai (2) đến thứ Bảy (7) và Chủ nhật",
+                       f"there is no weekday 'thứ {written}': Monday (2) to Saturday (7) and Sunday")
+    return token
+
+
+def _abbreviated_weekday(question: _Question, match: re.Match[str]) -> _Token | None:
+    """A weekday as "T7", "CN" or "chủ nhật" (None for "T8").
+
+    "T7" and "CN" also abbreviate floors and branches: alone they count only before "có mở", "nghỉ", ...
+    """
+    if match["wdt"] == "8":
+        return None
+    mod = match["mod"] or ""
+    abbreviated = match["cn"] in (None, "cn")
+    weak = abbreviated and not mod and question.after(match.end()) not in _ABBREVIATED_OK
+    value = (int(match["wdt"]) - 2,) if match["wdt"] else (6,)
+    return _Token("weekday", match.start(), match.end(), value, word=mod, past="truoc" in mod, weak=weak)
+
+
+def _weekend_token(question: _Question, match: re.Match[str]) -> _Token | None:
+    if not question.ok(match):
+        return None
+    return _Token("weekend", match.start(), match.end(), word=match["mod"] or "", past=match["mod"] == "truoc")
+
+
+def _vague_token(question: _Question, match: re.Match[str]) -> _Token:
+    said = question.original(match.start(), match.end())
+    error = (f"“{said}” chưa nói rõ ngày nào", f"'{said}' does not say which day")
+    return _Token("vague", match.start(), match.end(), word=match.group(0), error=error)
+
+
+def _slash_date_token(question: _Question, match: re.Match[str]) -> _Token | None:
+    if question.before(match.start()) in _ADDRESS_BEFORE or question.folded[match.start() : match.end()] == "24/7":
+        return None  # a house number ("ngõ 12/3") or "open 24/7"
+    return _date_token(question, match)
+
+
+def _word_date_token(question: _Question, match: re.Match[str]) -> _Token | None:
+    return _date_token(question, match) if question.ok(match) else None
+
+
+def _date_token(question: _Question, match: re.Match[str]) -> _Token:
+    groups = match.groupdict()
+    year = int(groups["y"]) if groups.get("y") else 0
+    if 0 < year < 100:
+        year += 2000
+    month = int(groups["m"]) if groups.get("m") else 0
+    mod = groups.get("mod") or ""
+    return _Token("date", match.start(), match.end(), (int(groups["d"]), month, year), word=mod)
+
+
+def _tet_token(question: _Question, match: re.Match[str]) -> _Token | None:
+    if not question.ok(match):
+        return None
+    if match["eve"]:
+        return _Token("tet", match.start(), match.end(), (TET_EVE,), word="eve")
+    if match["solar"]:
+        return _Token("date", match.start(), match.end(), (1, 1, 0))
+    said_day = match["n"] or match["n2"]
+    return _Token("tet", match.start(), match.end(), (int(said_day) if said_day else 1,),
+                  word="mung" if match["n"] or not said_day else "")
+
+
+_Builder = Callable[[_Question, re.Match[str]], _Token | None]
+# (pattern, needles, on_digit, builder) in scanning order (`_select` keeps the first of otherwise equal tokens);
+# a pattern is looked for when the folded text holds one of its needles, or, when on_digit, a time-shaped digit.
+_SCANNERS: tuple[tuple[re.Pattern[str], tuple[str, ...], bool, _Builder], ...] = (
+    (_NOW, ("bay", "luc", "hien"), False, _now_token),
+    (_LATER, (), True, _later_token),
+    (_CLOCK, (), True, _clock_token),
+    (_BARE_CLOCK, (), True, _clock_token),
+    (_HOUR_BEFORE_PART, (), True, _hour_before_part_token),
+    (_PART, ("sang", "trua", "chieu", "toi", "dem"), False, _part_token),
+    (_RELATIVE, ("nay", "mai", "kia", "mot", "qua"), False, _relative_token),
+    (_WEEKDAY, ("thu", "chu", "cn"), True, _weekday_token),
+    (_WEEKEND, ("cuoi",), False, _weekend_token),
+    (_VAGUE, ("tuan", "thang"), False, _vague_token),
+    (_SLASH_DATE, (), True, _slash_date_token),
+    (_ISO_DATE, (), True, _date_token),
+    (_WORD_DATE, (), True, _word_date_token),
+    (_TET, ("tet", "giao"), False, _tet_token),
+)
 
 
 def _select(tokens: list[_Token], folded: str) -> list[_Token]:
@@ -601,27 +646,14 @@ def _tet_date(token: _Token, today: date, said: str) -> tuple[date, str, str]:
         label_vi, label_en = f"{number} Tết", f"{number} Tết (last lunar month)"
     else:
         raise _Refusal(f"chưa hiểu “{said}”", f"'{said}' is not a Tết day")
-    for year in (today.year, today.year + 1):
-        known = _tet(year)
-        if known is None:
-            break
-        new_year, last_month_days = known
-        if how == "eve":
-            found = new_year - timedelta(days=1)
-        elif number <= 10:
-            found = new_year + timedelta(days=number - 1)
-        else:
-            if number > last_month_days:
-                if new_year - timedelta(days=1) < today:
-                    continue
-                raise _Refusal(
-                    f"trước Tết {new_year.year} không có ngày {number} (tháng Chạp có {last_month_days} ngày)",
-                    f"the lunar month before Tết {new_year.year} has {last_month_days} days",
-                )
-            found = new_year - timedelta(days=last_month_days - number + 1)
-        if found >= today:
-            return found, label_vi, label_en
-    raise _Refusal(f"lịch âm chưa có năm của “{said}”", f"the lunar calendar does not cover '{said}'")
+    try:
+        return next_tet_day(TET_EVE if how == "eve" else number, today), label_vi, label_en
+    except NoSuchLunarDay as missing:
+        year, length = missing.tet.new_year.year, missing.tet.last_month_days
+        raise _Refusal(f"trước Tết {year} không có ngày {number} (tháng Chạp có {length} ngày)",
+                       f"the lunar month before Tết {year} has {length} days") from None
+    except OutsideLunarCalendar:
+        raise _Refusal(f"lịch âm chưa có năm của “{said}”", f"the lunar calendar does not cover '{said}'") from None
 
 
 def _with_part(hour: int, part: str | None, said: str) -> tuple[int, int]:
@@ -640,20 +672,44 @@ def _in_window(part: str, hour: int) -> bool:
     return start <= hour < end or start <= hour + 24 < end
 
 
-def _resolve(tokens: list[_Token], now: datetime, spans: tuple[TimeSpan, ...]) -> TimeReading:  # noqa: C901 (split after the move to geo.ask)
+def _resolve(tokens: list[_Token], now: datetime, spans: tuple[TimeSpan, ...]) -> TimeReading:
+    """The moment the tokens of one question name, relative to ``now`` (a refusal raises `_Refusal`)."""
     said = {id(token): span.text for token, span in zip(tokens, spans, strict=True)}
+    _refuse_errors_and_past(tokens, said)
+    if later := [t for t in tokens if t.kind == "later"]:
+        if len(tokens) > 1:
+            raise _Refusal(f"“{' '.join(s.text for s in spans)}”: không rõ là lúc nào", "a delay and another time")
+        heads = _heads(moment := now + timedelta(minutes=later[0].value[0]), now, None, None, False)
+        return TimeReading(kind="understood", at=moment, phrase=spans, head_vi=heads[0], head_en=heads[1])
+    day, tet_label = _the_day(tokens, said, now.date())
+    part = _one([(t.word, said[id(t)]) for t in tokens if t.kind == "part"], "buổi", "parts of the day")
+    clock = _one([(t.value, said[id(t)]) for t in tokens if t.kind == "clock"], "giờ", "clock times")
+    vague = [t.error for t in tokens if t.kind == "vague" and t.error]
+    if vague and day is None:
+        raise _Refusal(*vague[0])
+    if part is None and clock is None and any(t.kind == "weekend" for t in tokens):
+        part = "sang"
+    assert clock is None or isinstance(clock, tuple)
+    assert part is None or isinstance(part, str)
+    moment, assumed, is_now, notes = _moment(day, part, clock, now, " ".join(span.text for span in spans))
+    head_vi, head_en = _heads(moment, now, part, tet_label, is_now)
+    return TimeReading(kind="understood", at=moment, phrase=spans, assumed_hour=assumed,
+                       reason="; ".join(vi for vi, _ in notes), reason_en="; ".join(en for _, en in notes),
+                       head_vi=head_vi, head_en=head_en)
+
+
+def _refuse_errors_and_past(tokens: list[_Token], said: dict[int, str]) -> None:
+    """Refuse the first token that is not a time (a vague one waits for a day) or that lies in the past."""
     for token in tokens:
         if token.error and token.kind != "vague":
             raise _Refusal(*token.error)
         if token.past:
             raise _Refusal(f"“{said[id(token)]}” đã qua: chỉ tìm được nơi mở cửa từ bây giờ trở đi",
                            f"'{said[id(token)]}' is in the past: only now or later can be answered")
-    if later := [t for t in tokens if t.kind == "later"]:
-        if len(tokens) > 1:
-            raise _Refusal(f"“{' '.join(s.text for s in spans)}”: không rõ là lúc nào", "a delay and another time")
-        heads = _heads(moment := now + timedelta(minutes=later[0].value[0]), now, None, None, False)
-        return TimeReading(kind="understood", at=moment, phrase=spans, head_vi=heads[0], head_en=heads[1])
-    today = now.date()
+
+
+def _the_day(tokens: list[_Token], said: dict[int, str], today: date) -> tuple[date | None, tuple[str, str] | None]:
+    """The one day the tokens name (None when none does) and, for a Tết day, its Vietnamese and English label."""
     days: list[tuple[object, str]] = []
     tet_label: tuple[str, str] | None = None
     for token in tokens:
@@ -671,53 +727,63 @@ def _resolve(tokens: list[_Token], now: datetime, spans: tuple[TimeSpan, ...]) -
             days.append((found, phrase))
             tet_label = (label_vi, label_en)
     day = _one(days, "ngày", "days")
-    part = _one([(t.word, said[id(t)]) for t in tokens if t.kind == "part"], "buổi", "parts of the day")
-    clock = _one([(t.value, said[id(t)]) for t in tokens if t.kind == "clock"], "giờ", "clock times")
-    vague = [t.error for t in tokens if t.kind == "vague" and t.error]
-    if vague and day is None:
-        raise _Refusal(*vague[0])
-    weekend = any(t.kind == "weekend" for t in tokens)
-    if weekend and part is None and clock is None:
-        part = "sang"
-    assert (day is None or isinstance(day, date)) and (clock is None or isinstance(clock, tuple))
-    assert part is None or isinstance(part, str)
-    whole = " ".join(span.text for span in spans)
-    past = _Refusal(f"“{whole}” đã qua", f"'{whole}' is in the past")
-    notes: list[tuple[str, str]] = []
-    assumed = is_now = False
-    base = day or today
+    assert day is None or isinstance(day, date)
+    return day, tet_label
+
+
+_Notes = list[tuple[str, str]]  # Vietnamese and English notes on how the moment was read
+
+
+def _moment(day: date | None, part: str | None, clock: tuple[int, ...] | None, now: datetime,
+            whole: str) -> tuple[datetime, bool, bool, _Notes]:
+    """The moment, whether its hour was assumed, whether it is "now", and the notes, from the day, part and clock."""
     if clock is not None:
-        hour, days_after = _with_part(clock[0], part, whole)
-        moment = datetime.combine(base + timedelta(days=days_after), time(hour), TZ) + timedelta(minutes=clock[1])
-        if part is None and hour != clock[0]:
-            notes.append((f"{clock[0]} giờ hiểu là {hour} giờ (buổi chiều)", f"{clock[0]} o'clock read as {hour}:00"))
-        if moment + timedelta(seconds=59) < now:
-            if day is not None:
-                raise past
-            moment += timedelta(days=1)
-            notes.append(("giờ đó hôm nay đã qua, lấy ngày mai", "that time has passed today, taken tomorrow"))
-    elif part is not None:
-        moment, assumed = datetime.combine(base, time(DAY_PART_HOURS[part]), TZ), True
-        notes.append((f"buổi {_PART_VI[part]} không nói giờ: lấy {DAY_PART_HOURS[part]:02d}:00",
-                      f"{_PART_EN[part]} without a clock time: {DAY_PART_HOURS[part]:02d}:00 assumed"))
-        if base == today and moment <= now:
-            if _in_window(part, now.hour):
-                moment, assumed = now, False
-                notes = [(f"đang là buổi {_PART_VI[part]}: lấy giờ hiện tại", f"it is {_PART_EN[part]}: now is used")]
-            elif day is not None:
-                raise past
-            else:
-                moment += timedelta(days=1)
-    elif day is not None and day != today:
-        moment, assumed = datetime.combine(day, time(_WORKDAY_START), TZ), True
-        notes.append((f"không nói giờ: lấy {_WORKDAY_START:02d}:00, đầu giờ làm việc",
-                      f"no clock time: {_WORKDAY_START:02d}:00, the start of office hours, assumed"))
-    else:
-        moment, is_now = now, day is None
-    head_vi, head_en = _heads(moment, now, part, tet_label, is_now)
-    return TimeReading(kind="understood", at=moment, phrase=spans, assumed_hour=assumed,
-                       reason="; ".join(vi for vi, _ in notes), reason_en="; ".join(en for _, en in notes),
-                       head_vi=head_vi, head_en=head_en)
+        return _clock_moment(clock, part, day, now, whole)
+    if part is not None:
+        return _part_moment(part, day, now, whole)
+    if day is not None and day != now.date():
+        return datetime.combine(day, time(_WORKDAY_START), TZ), True, False, [(
+            f"không nói giờ: lấy {_WORKDAY_START:02d}:00, đầu giờ làm việc",
+            f"no clock time: {_WORKDAY_START:02d}:00, the start of office hours, assumed")]
+    return now, False, day is None, []
+
+
+def _clock_moment(clock: tuple[int, ...], part: str | None, day: date | None, now: datetime,
+                  whole: str) -> tuple[datetime, bool, bool, _Notes]:
+    """A said clock time on the said day; without a day, tomorrow once today's has passed."""
+    notes: _Notes = []
+    hour, days_after = _with_part(clock[0], part, whole)
+    base = day or now.date()
+    moment = datetime.combine(base + timedelta(days=days_after), time(hour), TZ) + timedelta(minutes=clock[1])
+    if part is None and hour != clock[0]:
+        notes.append((f"{clock[0]} giờ hiểu là {hour} giờ (buổi chiều)", f"{clock[0]} o'clock read as {hour}:00"))
+    if moment + timedelta(seconds=59) < now:
+        if day is not None:
+            raise _past(whole)
+        moment += timedelta(days=1)
+        notes.append(("giờ đó hôm nay đã qua, lấy ngày mai", "that time has passed today, taken tomorrow"))
+    return moment, False, False, notes
+
+
+def _part_moment(part: str, day: date | None, now: datetime, whole: str) -> tuple[datetime, bool, bool, _Notes]:
+    """A part of the day without a clock time: its usual hour, now while it runs, or tomorrow's once over."""
+    today = now.date()
+    base = day or today
+    moment = datetime.combine(base, time(DAY_PART_HOURS[part]), TZ)
+    notes = [(f"buổi {_PART_VI[part]} không nói giờ: lấy {DAY_PART_HOURS[part]:02d}:00",
+              f"{_PART_EN[part]} without a clock time: {DAY_PART_HOURS[part]:02d}:00 assumed")]
+    if base == today and moment <= now:
+        if _in_window(part, now.hour):
+            return now, False, False, [(f"đang là buổi {_PART_VI[part]}: lấy giờ hiện tại",
+                                        f"it is {_PART_EN[part]}: now is used")]
+        if day is not None:
+            raise _past(whole)
+        moment += timedelta(days=1)
+    return moment, True, False, notes
+
+
+def _past(whole: str) -> _Refusal:
+    return _Refusal(f"“{whole}” đã qua", f"'{whole}' is in the past")
 
 
 def _heads(moment: datetime, now: datetime, part: str | None, tet_label: tuple[str, str] | None,
