@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import doctest
 from datetime import date, timedelta
 
 import pytest
 
-from geo.ask import lunar
 from geo.ask.lunar import TET_EVE, NoSuchLunarDay, OutsideLunarCalendar, TetYear, new_moon, next_tet_day, tet_year
 
 # Tết in Vietnam (Hanoi time) and the days of the tháng Chạp before it: "30 Tết" existed in 2024 (Quý Mão) and
@@ -111,7 +109,3 @@ def test_after_the_last_covered_tet_is_outside_the_calendar() -> None:
 def test_a_number_that_is_no_day_around_tet_is_a_value_error(number: int) -> None:
     with pytest.raises(ValueError, match="no day around Tết"):
         next_tet_day(number, date(2026, 2, 10))
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(lunar).failed == 0
