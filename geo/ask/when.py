@@ -1,11 +1,8 @@
 """Time phrases in a Vietnamese question: "sáng mai", "thứ bảy này", "7 giờ tối", "30/4", "mùng 2 Tết".
 
-`understand_time` finds the phrases that say *when* the person means to go, and turns them into one aware
-Asia/Ho_Chi_Minh moment. It works on text with or without diacritics and in any case: the text is folded
-character by character (so every match keeps its offsets in the original text), and where a folded word
-is ambiguous the original diacritics decide ("tối" is evening, "tôi" is I; "thứ tư" is Wednesday,
-"thứ tự" is order; "sáng" is morning, "sang tên" is a transfer). Without diacritics such a word counts
-only next to another time word ("toi nay", "7h toi", "buoi sang").
+`understand_time` finds the phrases that say *when* the person means to go (`geo.ask.time_phrases`: text
+with or without diacritics, in any case; where a folded word is ambiguous the original diacritics decide),
+and turns them into one aware Asia/Ho_Chi_Minh moment (this module; Tết days from `geo.ask.lunar`).
 
 Decisions (documented here because the answer sentence depends on them):
 
@@ -22,26 +19,18 @@ Decisions (documented here because the answer sentence depends on them):
   answer is about where to go, so a past moment is refused with a reason rather than silently answered;
 - a phrase that looks like a time but is not one ("lúc 25 giờ", "thứ tám", "ngày 31/2", "tuần sau"
   without a day) is *not understood* with a Vietnamese reason, never a silent now.
-
-Numbers only count with a time shape around them, so procedure codes (1.001193), house numbers
-("số 2 Hà Cầu", "ngõ 12/3") and ordinals ("lần thứ hai") are left alone.
 """
 
 from __future__ import annotations
 
-import math
 import re
-import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from typing import Literal
 
-from holidays.calendars.chinese import VIETNAMESE_CALENDAR, _ChineseLunisolar
-
+from geo.ask.lunar import TET_EVE, NoSuchLunarDay, OutsideLunarCalendar, next_tet_day
+from geo.ask.time_phrases import TimeSpan, TimeToken, find_time_phrases
 from geo.hours import TZ, ensure_aware
-from geo.text import fold
 
 __all__ = [
     "DAY_PART_HOURS",
@@ -77,131 +66,8 @@ _CLOCK_IN_PART = {
             (range(1, 5), 0, 1)],
 }
 
-# ---------------------------------------------------------------------------------------------- folding
-# One folded character per original character (so offsets survive): Latin letters with diacritics → ASCII.
-_FOLD_TABLE: dict[int, str] = {
-    code: folded
-    for code in [*range(0x41, 0x5B), *range(0xC0, 0x250), *range(0x1E00, 0x1F00)]
-    if len(folded := fold(chr(code))) == 1
-} | {ord(space): " " for space in "\t\n\r\f\v\u00a0\u2002\u2003\u2009\u202f\u3000"}
-_COMBINING = re.compile(r"[\u0300-\u036f]")
-
-
-def _fold_keep_offsets(text: str) -> tuple[str, list[int] | None]:
-    """Fold ``text`` to lower ASCII; the offset map is None when folded offsets equal original ones."""
-    if not _COMBINING.search(text):
-        return text.translate(_FOLD_TABLE), None
-    chars: list[str] = []
-    offsets: list[int] = []
-    for i, ch in enumerate(text):  # decomposed input: combining marks fold to nothing
-        if unicodedata.category(ch) == "Mn":
-            continue
-        chars.append(ch.translate(_FOLD_TABLE))
-        offsets.append(i)
-    offsets.append(len(text))
-    return "".join(chars), offsets
-
-
-# ---------------------------------------------------------------------------------------------- patterns
-# Fast path: a number with a time shape around it, or a time word. A plain part of the day ("toi", "sang")
-# needs a neighbour that is itself in this list; a written one ("tối") is looked for in the original text.
-_ANY_DIGIT = re.compile(r"\d")
-_DIGIT = re.compile(
-    r"\d\s*(?:[:/-]|(?:h|g|gio|ruoi|kem|tet|sang|trua|chieu|toi|dem|buoi|ngay|tieng|phut)(?![a-z]))"
-    r"|\b(?:luc|khoang|ngay|mung|mong|thu|t)\s*\d"
-)
-_FAST = re.compile(
-    r"\b(?:hom|bua|(?<!hoang )(?<!bach )(?<!tuong )(?<!xuan )mai(?! dich| dong)|mot|kia|chu\s*nhat|cn|tet|"
-    r"thu\s*(?:hai|ba|tu|nam|sau|bay|tam|chin|muoi)|cuoi\s+tuan|bay\s*(?:gio|h)|luc\s+nay|hien\s+(?:gio|tai)|"
-    r"giao\s+thua|(?:tuan|thang)\s+(?:nay|sau|toi|truoc)|buoi\s+(?:sang|trua|chieu|toi|dem)|"
-    r"(?:sang|trua|chieu|toi|dem)\s+(?:nay|mai|mot|kia|qua|hom))\b"
-)
-_WRITTEN_PART = re.compile(r"sáng|trưa|chiều|tối|đêm")
-_LEAD = r"(?:(?:vao\s+)?(?:luc|khoang|tam)\s+|vao\s+)?"
-_MIN_UNIT = r"(?:\s*(?:phut|p)(?![a-z]))?"
-_CLOCK = re.compile(
-    r"\b" + _LEAD + r"(?<![\d./:,-])(?P<h>\d{1,2})(?:"
-    r"\s*:\s*(?P<m1>\d{2})"
-    r"|\s*(?:h|g|gio)(?![a-z])(?:\s*(?P<m2>\d{1,2})(?![\d/])" + _MIN_UNIT + r"|\s*kem\s*(?P<kem>\d{1,2})" + _MIN_UNIT
-    + r"|\s*(?P<half>ruoi)(?![a-z]))?"
-    r"|\s+(?P<half2>ruoi)(?![a-z]))(?![\d./:])"
-)
-_BARE_CLOCK = re.compile(r"(?:(?:vao\s+)?luc|khoang)\s+(?P<h>\d{1,2})(?![\d./:-])(?!\s*(?:ngay|thang|tet)\b)")
-_HOUR_BEFORE_PART = re.compile(r"(?<![\d./:,-])(?P<h>\d{1,2})(?=\s+(?:buoi\s+)?(?:sang|trua|chieu|toi|dem)(?![a-z]))")
-_PART = re.compile(
-    r"(?:(?:vao\s+)?buoi\s+(?P<buoi>))?(?P<part>sang|trua|chieu|toi|dem)(?![a-z])"
-    r"(?:\s+(?P<rel>nay|mai|mot|kia|hom\s+nay|ngay\s+mai|qua|hom\s+qua)(?![a-z]))?"
-)
-_RELATIVE = re.compile(
-    r"\b(?:vao\s+)?(?P<rel>(?:ngay\s+)?hom\s+nay|bua\s+nay|ngay\s+mai|mai|ngay\s+kia|ngay\s+mot|mot|"
-    r"(?:ngay\s+)?hom\s+qua|hom\s+kia)(?![a-z])"
-)
-_WEEKDAY = re.compile(
-    r"\b(?:vao\s+)?(?:ngay\s+)?(?:(?P<thu>thu)\s*(?P<wd>hai|ba|tu|nam|sau|bay|tam|chin|muoi|[0-9]{1,2})|"
-    r"(?P<cn>chu\s*nhat|cn)|t(?P<wdt>[2-8]))(?![a-z0-9])"
-    r"(?:\s+(?P<mod>nay|tuan\s+nay|tuan\s+sau(?:\s+nua)?|tuan\s+toi|tuan\s+truoc)(?![a-z]))?"
-)
-_WEEKEND = re.compile(r"\b(?:(?:vao\s+)?dip\s+)?cuoi\s+tuan(?:\s+(?P<mod>nay|sau(?:\s+nua)?|toi|truoc)(?![a-z]))?")
-_VAGUE = re.compile(r"(?<![a-z])(?:tuan|thang)\s+(?:nay|sau|toi|truoc)(?![a-z])")
-_LATER = re.compile(
-    r"\b(?:(?:khoang|tam)\s+)?(?<![\d./:,-])(?P<n>\d{1,3})\s+(?P<unit>ngay|tieng|gio|phut)\s+(?:nua|sau)(?![a-z])"
-)
-_NOW = re.compile(r"(?:ngay\s+)?(?:bay\s*gio|bay\s*h|luc\s+nay|hien\s+gio|hien\s+tai)(?![a-z])")
-_SLASH_DATE = re.compile(
-    r"\b(?:(?:vao\s+)?(?:ngay|mung|mong)\s+)?(?<![\w./:-])(?P<d>\d{1,2})\s*(?P<sep>[/-])\s*(?P<m>\d{1,2})"
-    r"(?:\s*(?P=sep)\s*(?P<y>\d{4}|\d{2}))?(?![\w.:]|\s*[/-]\s*\d)"
-)
-_ISO_DATE = re.compile(r"(?<![\w./:-])(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?![\w./:-])")
-_WORD_DATE = re.compile(
-    r"\b(?:vao\s+)?(?:ngay|mung|mong)\s+(?P<d>\d{1,2})(?:\s+thang\s+(?P<m>\d{1,2})(?:\s+nam\s+(?P<y>\d{4}))?"
-    r"|\s+(?P<mod>thang\s+nay|thang\s+sau|thang\s+toi))?(?![\w./:-])(?!\s+tet\b)"
-)
-_TET = re.compile(
-    r"\b(?:(?:vao\s+)?(?:ngay|dip)\s+)?(?:(?:(?:mung|mong)\s*(?P<n>\d{1,2})|(?P<n2>\d{1,2}))\s+)?tet(?![a-z])"
-    r"(?:\s+(?P<solar>duong\s+lich|tay)(?![a-z])|\s+(?:nguyen\s+dan|am\s+lich|nay|toi)(?![a-z]))?"
-    r"|\b(?:(?:vao\s+)?(?:ngay|luc)\s+)?(?P<eve>giao\s+thua)(?![a-z])"
-)
-_WORD_BEFORE = re.compile(r"([a-z]+)\W*$")
-_WORD_AFTER = re.compile(r"^\W*([a-z]+)")
-_GLUE = re.compile(r"^[\s,]*(?:(?:vao\s+)?(?:luc|ngay)\s+)?[\s,]*$")
-
-# Accented forms a folded word must have when the text has diacritics (a plain ASCII word passes).
-_ACCENTS = {
-    "sang": {"sáng"}, "trua": {"trưa"}, "chieu": {"chiều"}, "toi": {"tối", "tới"}, "dem": {"đêm"},
-    "thu": {"thứ"}, "hai": {"hai"}, "ba": {"ba"}, "tu": {"tư"}, "nam": {"năm"}, "sau": {"sáu", "sau"},
-    "bay": {"bảy", "bẩy", "bây"}, "tam": {"tám"}, "chin": {"chín"}, "muoi": {"mười"}, "mot": {"mốt"},
-    "mai": {"mai"}, "tet": {"tết"}, "cuoi": {"cuối"}, "tuan": {"tuần"}, "gio": {"giờ"}, "nay": {"này", "nay"},
-    "luc": {"lúc"}, "hien": {"hiện"}, "chu": {"chủ"}, "nhat": {"nhật"}, "mung": {"mùng"}, "mong": {"mồng"},
-}
-# Per-word forms where one folded word has several meanings ("tối" evening, "tới" next; "sáu" six, "sau" after).
-_STRICT = {"sang": {"sáng"}, "trua": {"trưa"}, "chieu": {"chiều"}, "toi": {"tối"}, "dem": {"đêm"},
-           "tu": {"tư"}, "sau": {"sáu"}, "bay": {"bảy", "bẩy"}, "nam": {"năm"}}
-_WEEKDAY_WORDS = {"hai": 0, "ba": 1, "tu": 2, "nam": 3, "sau": 4, "bay": 5}
-_ORDINAL_BEFORE = {
-    "lan", "con", "chau", "ban", "nguoi", "lo", "dot", "ky", "so", "hang", "vi", "cap", "buoc", "muc", "dieu",
-    "khoan", "trang", "tap", "phan", "chuong", "lop", "vong", "giai", "theo", "dung", "xep", "la", "ngoi",
-}
-_TU_AFTER = {"uu", "dong", "nhien", "do"}  # thứ tự ưu tiên, tự động, ... written without diacritics
-_ABBREVIATED_OK = {"co", "mo", "lam", "nghi", "duoc", "thi", "nay"}
-_NO_HOUR = {"ngay", "mung", "mong", "thu", "thang", "so", "ngo", "ngach", "tang", "nha", "phong"}
-_ADDRESS_BEFORE = {"so", "ngo", "ngach", "hem", "kiet", "nha", "to", "phong", "p", "km", "lo", "can", "tang", "ma"}
-# Place names around "mai" in Hanoi (Hoàng Mai, Mai Dịch, Xuân Mai, ...): there "mai" is no tomorrow.
-_MAI_NAME_BEFORE = {"bach", "dong", "hoang", "khuong", "phuong", "quynh", "tan", "thanh", "tuong", "xuan", "thon", "xa"}
-_MAI_NAME_AFTER = {"dich", "dong", "sao", "trai", "dinh", "lam", "hac", "linh", "phuc", "trang", "thon", "xa"}
-_PRIORITY = {"tet": 0, "date": 0, "weekday": 1, "weekend": 1, "now": 1, "later": 1, "part": 2, "clock": 2,
-             "relative": 3, "vague": 4}
-
 
 # ---------------------------------------------------------------------------------------------- results
-@dataclass(frozen=True, slots=True)
-class TimeSpan:
-    """One matched time phrase: ``text[start:end]`` of the original question."""
-
-    start: int
-    end: int
-    text: str
-
-
 @dataclass(frozen=True, slots=True)
 class TimeReading:
     """What a question says about the time of the visit.
@@ -249,53 +115,8 @@ class TimeReading:
 _NONE = TimeReading(kind="none")
 
 
-@dataclass(slots=True)
-class _Token:
-    kind: str
-    start: int
-    end: int
-    value: tuple[int, ...] = ()
-    word: str = ""
-    error: tuple[str, str] | None = None  # Vietnamese and English reason the phrase is not a time
-    past: bool = False
-    weak: bool = False  # a plain-ASCII ambiguous word: counts only next to another time word
-
-
 class _Refusal(Exception):
     """A time phrase that cannot be read; ``args`` are the Vietnamese and the English reason."""
-
-
-# ---------------------------------------------------------------------------------------------- lunar
-def _new_moon_day(k: int) -> int:
-    """Ordinal date (UTC+7) of the ``k``-th new moon since 1900-01-01 (Meeus, as in Hồ Ngọc Đức's calendar)."""
-    t = k / 1236.85
-    t2, t3 = t * t, t * t * t
-    dr = math.pi / 180
-    jd = 2415020.75933 + 29.53058868 * k + 0.0001178 * t2 - 0.000000155 * t3
-    jd += 0.00033 * math.sin((166.56 + 132.87 * t - 0.009173 * t2) * dr)
-    m = 359.2242 + 29.10535608 * k - 0.0000333 * t2 - 0.00000347 * t3
-    mpr = 306.0253 + 385.81691806 * k + 0.0107306 * t2 + 0.00001236 * t3
-    f = 21.2964 + 390.67050646 * k - 0.0016528 * t2 - 0.00000239 * t3
-    c = (0.1734 - 0.000393 * t) * math.sin(m * dr) + 0.0021 * math.sin(2 * dr * m)
-    c -= 0.4068 * math.sin(mpr * dr) - 0.0161 * math.sin(dr * 2 * mpr)
-    c -= 0.0004 * math.sin(dr * 3 * mpr)
-    c += 0.0104 * math.sin(dr * 2 * f) - 0.0051 * math.sin(dr * (m + mpr))
-    c -= 0.0074 * math.sin(dr * (m - mpr)) + 0.0004 * math.sin(dr * (2 * f + m))
-    c -= 0.0004 * math.sin(dr * (2 * f - m)) - 0.0006 * math.sin(dr * (2 * f + mpr))
-    c += 0.0010 * math.sin(dr * (2 * f - mpr)) + 0.0005 * math.sin(dr * (2 * mpr + m))
-    delta_t = -0.000278 + 0.000265 * t + 0.000262 * t2
-    return int(jd + c - delta_t + 0.5 + 7 / 24) - 1721425
-
-
-@lru_cache(maxsize=64)
-def _tet(year: int) -> tuple[date, int] | None:
-    """Lunar New Year of ``year`` (from ``holidays``) and the length in days of the lunar month before it."""
-    new_year, _estimated = _ChineseLunisolar(VIETNAMESE_CALENDAR).lunar_new_year_date(year)
-    if new_year is None:
-        return None
-    k = round((new_year.toordinal() + 1721425 - 2415021.076998695) / 29.530588853)
-    last_month_start = date.fromordinal(_new_moon_day(k - 1))
-    return new_year, (new_year - last_month_start).days
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -321,14 +142,9 @@ def understand_time(text: str, now: datetime) -> TimeReading:
     'Sáng mai, thứ Năm 05/03, lúc 08:00'
     """
     now = ensure_aware(now)
-    folded, offsets = _fold_keep_offsets(text)
-    if offsets is None and not _FAST.search(folded) and not (_ANY_DIGIT.search(folded) and _DIGIT.search(folded)) \
-            and (text.isascii() or not _WRITTEN_PART.search(text.lower())):
-        return _NONE
-    tokens = _select(_scan(text, folded, offsets), folded)
+    tokens, spans = find_time_phrases(text)
     if not tokens:
         return _NONE
-    spans = _spans(text, tokens, offsets)
     try:
         return _resolve(tokens, now, spans)
     except _Refusal as refusal:
@@ -341,192 +157,6 @@ def remove_time_phrase(text: str, reading: TimeReading) -> str:
         return text
     cuts = [0, *(i for span in reading.phrase for i in (span.start, span.end)), len(text)]
     return re.sub(r"\s+", " ", " ".join(text[a:b] for a, b in zip(cuts[::2], cuts[1::2], strict=True))).strip()
-
-
-def _original(text: str, offsets: list[int] | None, start: int, end: int) -> str:
-    if offsets is None:
-        return text[start:end]
-    return unicodedata.normalize("NFC", text[offsets[start] : offsets[end - 1] + 1])
-
-
-def _accent_ok(text: str, offsets: list[int] | None, folded: str, start: int, end: int) -> bool:
-    """True when every word of ``folded[start:end]`` is written plain or with its expected diacritics."""
-    original = _original(text, offsets, start, end)
-    if original.isascii():
-        return True
-    for word, written in zip(folded[start:end].split(), original.lower().split(), strict=False):
-        allowed = _ACCENTS.get(word)
-        if allowed is not None and not written.isascii() and written not in allowed:
-            return False
-    return True
-
-
-def _word_before(folded: str, start: int) -> str:
-    return found.group(1) if (found := _WORD_BEFORE.search(folded, max(0, start - 24), start)) else ""
-
-
-def _word_after(folded: str, end: int) -> str:
-    return found.group(1) if (found := _WORD_AFTER.search(folded[end : end + 24])) else ""
-
-
-def _scan(text: str, folded: str, offsets: list[int] | None) -> list[_Token]:  # noqa: C901 (split after the move to geo.ask)
-    """Every candidate time token of ``folded`` (overlapping ones included)."""
-    tokens: list[_Token] = []
-
-    def ok(match: re.Match[str]) -> bool:
-        return _accent_ok(text, offsets, folded, match.start(), match.end())
-
-    digit = _DIGIT.search(folded) is not None
-
-    def find(pattern: re.Pattern[str], *needles: str, or_digit: bool = False) -> Iterable[re.Match[str]]:
-        # Cheap substring checks first: most questions have no time phrase at all.
-        if (digit and (or_digit or not needles)) or any(needle in folded for needle in needles):
-            return pattern.finditer(folded)
-        return ()
-
-    for match in find(_NOW, "bay", "luc", "hien"):
-        if ok(match):
-            tokens.append(_Token("now", match.start(), match.end()))
-    for match in find(_LATER):
-        if ok(match):  # "2 ngày nữa" is a day, "3 tiếng nữa" a moment
-            amount, unit = int(match["n"]), match["unit"]
-            kind = "relative" if unit == "ngay" else "later"
-            value = amount if unit == "ngay" else amount * (1 if unit == "phut" else 60)
-            tokens.append(_Token(kind, match.start(), match.end(), (value,)))
-    for pattern in (_CLOCK, _BARE_CLOCK, _HOUR_BEFORE_PART):
-        for match in find(pattern):
-            if not ok(match) or (pattern is _HOUR_BEFORE_PART and _word_before(folded, match.start()) in _NO_HOUR):
-                continue
-            get = match.groupdict().get
-            hour, kem = int(match["h"]), int(get("kem") or 0)  # "7 giờ kém 15" is 15 minutes before 7
-            minute = 30 if get("half") or get("half2") else -kem if kem else int(get("m1") or get("m2") or 0)
-            said = _original(text, offsets, match.start("h"), match.end()).strip()
-            error = (f"không có “{said}”: giờ từ 0 đến 23, phút từ 0 đến 59", f"'{said}': hours run 0-23, minutes 0-59")
-            bad = hour > 23 or not -60 < minute < 60 or (minute < 0 and hour == 0)
-            tokens.append(_Token("clock", match.start(), match.end(), (hour, minute), error=error if bad else None))
-    for match in find(_PART, "sang", "trua", "chieu", "toi", "dem"):
-        if not ok(match):
-            continue
-        part = match["part"]
-        written = _original(text, offsets, match.start("part"), match.end("part")).lower()
-        if not written.isascii() and written not in _STRICT[part]:
-            continue
-        if part == "chieu" and _word_before(folded, match.start()) == "ho":  # hộ chiếu, the passport
-            continue
-        rel = (match["rel"] or "").split()[-1:] or [""]
-        offset = {"nay": 0, "mai": 1, "mot": 2, "kia": 2, "qua": -1}.get(rel[0], 99)
-        plain = _original(text, offsets, match.start(), match.end()).isascii()
-        weak = plain and match["buoi"] is None and not match["rel"]
-        tokens.append(_Token("part", match.start(), match.end(), (offset,), word=part, past=offset < 0, weak=weak))
-    for match in find(_RELATIVE, "nay", "mai", "kia", "mot", "qua"):
-        rel = match["rel"]
-        if not ok(match):
-            continue
-        if rel == "mai":
-            original = _original(text, offsets, match.end() - 3, match.end())
-            capital_inside = original == "Mai" and _word_before(folded, match.start()) != ""
-            if capital_inside or _word_before(folded, match.start()) in _MAI_NAME_BEFORE \
-                    or _word_after(folded, match.end()) in _MAI_NAME_AFTER:
-                continue
-        if rel == "mot" and _original(text, offsets, match.start(), match.end()).isascii():
-            continue  # plain "mot" is "một" (one) far more often than "mốt"
-        offset = 0 if "nay" in rel else 1 if rel.endswith("mai") else -1 if "qua" in rel else -2 \
-            if rel == "hom kia" else 2
-        tokens.append(_Token("relative", match.start(), match.end(), (offset,), past=offset < 0))
-    for match in find(_WEEKDAY, "thu", "chu", "cn", or_digit=True):
-        if not ok(match):
-            continue
-        token = _Token("weekday", match.start(), match.end(), word=match["mod"] or "")
-        if match["thu"]:
-            before = _word_before(folded, match.start())
-            if before in _ORDINAL_BEFORE or (match["wd"] == "tu" and _word_after(folded, match.end()) in _TU_AFTER):
-                continue
-            word = match["wd"]
-            written = _original(text, offsets, match.start("wd"), match.end("wd")).lower()
-            if not written.isascii() and written not in _STRICT.get(word, {written}):
-                continue
-            number = int(word) if word.isdigit() else None
-            if word in _WEEKDAY_WORDS or number in range(2, 8):
-                token.value = (_WEEKDAY_WORDS[word] if number is None else number - 2,)
-            else:
-                token.error = (f"không có “thứ {written}” trong tuần: thứ Hai (2) đến thứ Bảy (7) và Chủ nhật",
-                               f"there is no weekday 'thứ {written}': Monday (2) to Saturday (7) and Sunday")
-        else:  # "T7" and "CN" also abbreviate floors and branches: alone, only before "có mở", "nghỉ", ...
-            if match["wdt"] == "8":
-                continue
-            token.value = (int(match["wdt"]) - 2,) if match["wdt"] else (6,)
-            abbreviated = match["cn"] in (None, "cn")
-            token.weak = abbreviated and not match["mod"] and _word_after(folded, match.end()) not in _ABBREVIATED_OK
-        token.past = "truoc" in token.word
-        tokens.append(token)
-    for match in find(_WEEKEND, "cuoi"):
-        if ok(match):
-            tokens.append(_Token("weekend", match.start(), match.end(), word=match["mod"] or "",
-                                 past=match["mod"] == "truoc"))
-    for match in find(_VAGUE, "tuan", "thang"):
-        said = _original(text, offsets, match.start(), match.end())
-        error = (f"“{said}” chưa nói rõ ngày nào", f"'{said}' does not say which day")
-        tokens.append(_Token("vague", match.start(), match.end(), word=match.group(0), error=error))
-    for pattern in (_SLASH_DATE, _ISO_DATE, _WORD_DATE):
-        for match in find(pattern):
-            if pattern is _SLASH_DATE and (_word_before(folded, match.start()) in _ADDRESS_BEFORE
-                                           or folded[match.start() : match.end()] == "24/7"):
-                continue  # a house number ("ngõ 12/3") or "open 24/7"
-            if pattern is _WORD_DATE and not ok(match):
-                continue
-            groups = match.groupdict()
-            year = int(groups["y"]) if groups.get("y") else 0
-            if 0 < year < 100:
-                year += 2000
-            month = int(groups["m"]) if groups.get("m") else 0
-            mod = groups.get("mod") or ""
-            tokens.append(_Token("date", match.start(), match.end(), (int(groups["d"]), month, year), word=mod))
-    for match in find(_TET, "tet", "giao"):
-        if not ok(match):
-            continue
-        if match["eve"]:
-            tokens.append(_Token("tet", match.start(), match.end(), (0,), word="eve"))
-        elif match["solar"]:
-            tokens.append(_Token("date", match.start(), match.end(), (1, 1, 0)))
-        else:
-            said_day = match["n"] or match["n2"]
-            tokens.append(_Token("tet", match.start(), match.end(), (int(said_day) if said_day else 1,),
-                                 word="mung" if match["n"] or not said_day else ""))
-    return tokens
-
-
-def _select(tokens: list[_Token], folded: str) -> list[_Token]:
-    """Non-overlapping tokens (stronger kinds and longer spans first); weak ones only beside another."""
-    for token in tokens:
-        while token.end > token.start and folded[token.end - 1] == " ":
-            token.end -= 1
-    tokens.sort(key=lambda t: (_PRIORITY[t.kind], -(t.end - t.start), t.start))
-    chosen: list[_Token] = []
-    for token in tokens:
-        if all(token.end <= other.start or token.start >= other.end for other in chosen):
-            chosen.append(token)
-    chosen.sort(key=lambda t: t.start)
-    kept = []
-    for i, token in enumerate(chosen):
-        if token.weak:
-            before = i > 0 and _GLUE.match(folded[chosen[i - 1].end : token.start])
-            after = i + 1 < len(chosen) and _GLUE.match(folded[token.end : chosen[i + 1].start])
-            if not (before or after):
-                continue
-        kept.append(token)
-    return kept
-
-
-def _spans(text: str, tokens: list[_Token], offsets: list[int] | None) -> tuple[TimeSpan, ...]:
-    spans = []
-    for token in tokens:
-        start, end = token.start, token.end
-        if offsets is not None:
-            start, end = offsets[start], offsets[end - 1] + 1
-            while end < len(text) and unicodedata.category(text[end]) == "Mn":
-                end += 1
-        spans.append(TimeSpan(start, end, text[start:end]))
-    return tuple(spans)
 
 
 # ---------------------------------------------------------------------------------------------- resolving
@@ -546,7 +176,7 @@ def _valid_date(year: int, month: int, day: int, said: str) -> date:
     return found
 
 
-def _weekday_date(token: _Token, today: date, said: str) -> date:
+def _weekday_date(token: TimeToken, today: date, said: str) -> date:
     weekday = token.value[0]
     monday = today - timedelta(days=today.weekday())
     mod = token.word
@@ -559,13 +189,13 @@ def _weekday_date(token: _Token, today: date, said: str) -> date:
     return day
 
 
-def _weekend_date(token: _Token, today: date) -> date:
+def _weekend_date(token: TimeToken, today: date) -> date:
     """Saturday of this week (on Sunday: of the coming week), or of the week(s) after."""
     weeks = {"sau": 1, "toi": 1, "sau nua": 2}.get(token.word, 0) + (today.weekday() == 6)
     return today + timedelta(days=5 - today.weekday() + 7 * weeks)
 
 
-def _calendar_date(token: _Token, today: date, said: str) -> date:
+def _calendar_date(token: TimeToken, today: date, said: str) -> date:
     day, month, year = token.value
     if month == 0:  # "ngày 15": this month's, or next month's once past
         month, year = today.month, today.year
@@ -589,7 +219,7 @@ def _maybe_date(year: int, month: int, day: int) -> date | None:
         return None
 
 
-def _tet_date(token: _Token, today: date, said: str) -> tuple[date, str, str]:
+def _tet_date(token: TimeToken, today: date, said: str) -> tuple[date, str, str]:
     number, how = token.value[0], token.word
     if how == "eve":
         label_vi, label_en = "Giao thừa", "New Year's Eve (Tết)"
@@ -601,27 +231,14 @@ def _tet_date(token: _Token, today: date, said: str) -> tuple[date, str, str]:
         label_vi, label_en = f"{number} Tết", f"{number} Tết (last lunar month)"
     else:
         raise _Refusal(f"chưa hiểu “{said}”", f"'{said}' is not a Tết day")
-    for year in (today.year, today.year + 1):
-        known = _tet(year)
-        if known is None:
-            break
-        new_year, last_month_days = known
-        if how == "eve":
-            found = new_year - timedelta(days=1)
-        elif number <= 10:
-            found = new_year + timedelta(days=number - 1)
-        else:
-            if number > last_month_days:
-                if new_year - timedelta(days=1) < today:
-                    continue
-                raise _Refusal(
-                    f"trước Tết {new_year.year} không có ngày {number} (tháng Chạp có {last_month_days} ngày)",
-                    f"the lunar month before Tết {new_year.year} has {last_month_days} days",
-                )
-            found = new_year - timedelta(days=last_month_days - number + 1)
-        if found >= today:
-            return found, label_vi, label_en
-    raise _Refusal(f"lịch âm chưa có năm của “{said}”", f"the lunar calendar does not cover '{said}'")
+    try:
+        return next_tet_day(TET_EVE if how == "eve" else number, today), label_vi, label_en
+    except NoSuchLunarDay as missing:
+        year, length = missing.tet.new_year.year, missing.tet.last_month_days
+        raise _Refusal(f"trước Tết {year} không có ngày {number} (tháng Chạp có {length} ngày)",
+                       f"the lunar month before Tết {year} has {length} days") from None
+    except OutsideLunarCalendar:
+        raise _Refusal(f"lịch âm chưa có năm của “{said}”", f"the lunar calendar does not cover '{said}'") from None
 
 
 def _with_part(hour: int, part: str | None, said: str) -> tuple[int, int]:
@@ -640,20 +257,44 @@ def _in_window(part: str, hour: int) -> bool:
     return start <= hour < end or start <= hour + 24 < end
 
 
-def _resolve(tokens: list[_Token], now: datetime, spans: tuple[TimeSpan, ...]) -> TimeReading:  # noqa: C901 (split after the move to geo.ask)
+def _resolve(tokens: list[TimeToken], now: datetime, spans: tuple[TimeSpan, ...]) -> TimeReading:
+    """The moment the tokens of one question name, relative to ``now`` (a refusal raises `_Refusal`)."""
     said = {id(token): span.text for token, span in zip(tokens, spans, strict=True)}
+    _refuse_errors_and_past(tokens, said)
+    if later := [t for t in tokens if t.kind == "later"]:
+        if len(tokens) > 1:
+            raise _Refusal(f"“{' '.join(s.text for s in spans)}”: không rõ là lúc nào", "a delay and another time")
+        heads = _heads(moment := now + timedelta(minutes=later[0].value[0]), now, None, None, False)
+        return TimeReading(kind="understood", at=moment, phrase=spans, head_vi=heads[0], head_en=heads[1])
+    day, tet_label = _the_day(tokens, said, now.date())
+    part = _one([(t.word, said[id(t)]) for t in tokens if t.kind == "part"], "buổi", "parts of the day")
+    clock = _one([(t.value, said[id(t)]) for t in tokens if t.kind == "clock"], "giờ", "clock times")
+    vague = [t.error for t in tokens if t.kind == "vague" and t.error]
+    if vague and day is None:
+        raise _Refusal(*vague[0])
+    if part is None and clock is None and any(t.kind == "weekend" for t in tokens):
+        part = "sang"
+    assert clock is None or isinstance(clock, tuple)
+    assert part is None or isinstance(part, str)
+    moment, assumed, is_now, notes = _moment(day, part, clock, now, " ".join(span.text for span in spans))
+    head_vi, head_en = _heads(moment, now, part, tet_label, is_now)
+    return TimeReading(kind="understood", at=moment, phrase=spans, assumed_hour=assumed,
+                       reason="; ".join(vi for vi, _ in notes), reason_en="; ".join(en for _, en in notes),
+                       head_vi=head_vi, head_en=head_en)
+
+
+def _refuse_errors_and_past(tokens: list[TimeToken], said: dict[int, str]) -> None:
+    """Refuse the first token that is not a time (a vague one waits for a day) or that lies in the past."""
     for token in tokens:
         if token.error and token.kind != "vague":
             raise _Refusal(*token.error)
         if token.past:
             raise _Refusal(f"“{said[id(token)]}” đã qua: chỉ tìm được nơi mở cửa từ bây giờ trở đi",
                            f"'{said[id(token)]}' is in the past: only now or later can be answered")
-    if later := [t for t in tokens if t.kind == "later"]:
-        if len(tokens) > 1:
-            raise _Refusal(f"“{' '.join(s.text for s in spans)}”: không rõ là lúc nào", "a delay and another time")
-        heads = _heads(moment := now + timedelta(minutes=later[0].value[0]), now, None, None, False)
-        return TimeReading(kind="understood", at=moment, phrase=spans, head_vi=heads[0], head_en=heads[1])
-    today = now.date()
+
+
+def _the_day(tokens: list[TimeToken], said: dict[int, str], today: date) -> tuple[date | None, tuple[str, str] | None]:
+    """The one day the tokens name (None when none does) and, for a Tết day, its Vietnamese and English label."""
     days: list[tuple[object, str]] = []
     tet_label: tuple[str, str] | None = None
     for token in tokens:
@@ -671,53 +312,63 @@ def _resolve(tokens: list[_Token], now: datetime, spans: tuple[TimeSpan, ...]) -
             days.append((found, phrase))
             tet_label = (label_vi, label_en)
     day = _one(days, "ngày", "days")
-    part = _one([(t.word, said[id(t)]) for t in tokens if t.kind == "part"], "buổi", "parts of the day")
-    clock = _one([(t.value, said[id(t)]) for t in tokens if t.kind == "clock"], "giờ", "clock times")
-    vague = [t.error for t in tokens if t.kind == "vague" and t.error]
-    if vague and day is None:
-        raise _Refusal(*vague[0])
-    weekend = any(t.kind == "weekend" for t in tokens)
-    if weekend and part is None and clock is None:
-        part = "sang"
-    assert (day is None or isinstance(day, date)) and (clock is None or isinstance(clock, tuple))
-    assert part is None or isinstance(part, str)
-    whole = " ".join(span.text for span in spans)
-    past = _Refusal(f"“{whole}” đã qua", f"'{whole}' is in the past")
-    notes: list[tuple[str, str]] = []
-    assumed = is_now = False
-    base = day or today
+    assert day is None or isinstance(day, date)
+    return day, tet_label
+
+
+_Notes = list[tuple[str, str]]  # Vietnamese and English notes on how the moment was read
+
+
+def _moment(day: date | None, part: str | None, clock: tuple[int, ...] | None, now: datetime,
+            whole: str) -> tuple[datetime, bool, bool, _Notes]:
+    """The moment, whether its hour was assumed, whether it is "now", and the notes, from the day, part and clock."""
     if clock is not None:
-        hour, days_after = _with_part(clock[0], part, whole)
-        moment = datetime.combine(base + timedelta(days=days_after), time(hour), TZ) + timedelta(minutes=clock[1])
-        if part is None and hour != clock[0]:
-            notes.append((f"{clock[0]} giờ hiểu là {hour} giờ (buổi chiều)", f"{clock[0]} o'clock read as {hour}:00"))
-        if moment + timedelta(seconds=59) < now:
-            if day is not None:
-                raise past
-            moment += timedelta(days=1)
-            notes.append(("giờ đó hôm nay đã qua, lấy ngày mai", "that time has passed today, taken tomorrow"))
-    elif part is not None:
-        moment, assumed = datetime.combine(base, time(DAY_PART_HOURS[part]), TZ), True
-        notes.append((f"buổi {_PART_VI[part]} không nói giờ: lấy {DAY_PART_HOURS[part]:02d}:00",
-                      f"{_PART_EN[part]} without a clock time: {DAY_PART_HOURS[part]:02d}:00 assumed"))
-        if base == today and moment <= now:
-            if _in_window(part, now.hour):
-                moment, assumed = now, False
-                notes = [(f"đang là buổi {_PART_VI[part]}: lấy giờ hiện tại", f"it is {_PART_EN[part]}: now is used")]
-            elif day is not None:
-                raise past
-            else:
-                moment += timedelta(days=1)
-    elif day is not None and day != today:
-        moment, assumed = datetime.combine(day, time(_WORKDAY_START), TZ), True
-        notes.append((f"không nói giờ: lấy {_WORKDAY_START:02d}:00, đầu giờ làm việc",
-                      f"no clock time: {_WORKDAY_START:02d}:00, the start of office hours, assumed"))
-    else:
-        moment, is_now = now, day is None
-    head_vi, head_en = _heads(moment, now, part, tet_label, is_now)
-    return TimeReading(kind="understood", at=moment, phrase=spans, assumed_hour=assumed,
-                       reason="; ".join(vi for vi, _ in notes), reason_en="; ".join(en for _, en in notes),
-                       head_vi=head_vi, head_en=head_en)
+        return _clock_moment(clock, part, day, now, whole)
+    if part is not None:
+        return _part_moment(part, day, now, whole)
+    if day is not None and day != now.date():
+        return datetime.combine(day, time(_WORKDAY_START), TZ), True, False, [(
+            f"không nói giờ: lấy {_WORKDAY_START:02d}:00, đầu giờ làm việc",
+            f"no clock time: {_WORKDAY_START:02d}:00, the start of office hours, assumed")]
+    return now, False, day is None, []
+
+
+def _clock_moment(clock: tuple[int, ...], part: str | None, day: date | None, now: datetime,
+                  whole: str) -> tuple[datetime, bool, bool, _Notes]:
+    """A said clock time on the said day; without a day, tomorrow once today's has passed."""
+    notes: _Notes = []
+    hour, days_after = _with_part(clock[0], part, whole)
+    base = day or now.date()
+    moment = datetime.combine(base + timedelta(days=days_after), time(hour), TZ) + timedelta(minutes=clock[1])
+    if part is None and hour != clock[0]:
+        notes.append((f"{clock[0]} giờ hiểu là {hour} giờ (buổi chiều)", f"{clock[0]} o'clock read as {hour}:00"))
+    if moment + timedelta(seconds=59) < now:
+        if day is not None:
+            raise _past(whole)
+        moment += timedelta(days=1)
+        notes.append(("giờ đó hôm nay đã qua, lấy ngày mai", "that time has passed today, taken tomorrow"))
+    return moment, False, False, notes
+
+
+def _part_moment(part: str, day: date | None, now: datetime, whole: str) -> tuple[datetime, bool, bool, _Notes]:
+    """A part of the day without a clock time: its usual hour, now while it runs, or tomorrow's once over."""
+    today = now.date()
+    base = day or today
+    moment = datetime.combine(base, time(DAY_PART_HOURS[part]), TZ)
+    notes = [(f"buổi {_PART_VI[part]} không nói giờ: lấy {DAY_PART_HOURS[part]:02d}:00",
+              f"{_PART_EN[part]} without a clock time: {DAY_PART_HOURS[part]:02d}:00 assumed")]
+    if base == today and moment <= now:
+        if _in_window(part, now.hour):
+            return now, False, False, [(f"đang là buổi {_PART_VI[part]}: lấy giờ hiện tại",
+                                        f"it is {_PART_EN[part]}: now is used")]
+        if day is not None:
+            raise _past(whole)
+        moment += timedelta(days=1)
+    return moment, True, False, notes
+
+
+def _past(whole: str) -> _Refusal:
+    return _Refusal(f"“{whole}” đã qua", f"'{whole}' is in the past")
 
 
 def _heads(moment: datetime, now: datetime, part: str | None, tet_label: tuple[str, str] | None,

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from geo.ask.time_phrases import find_time_phrases
 from geo.ask.when import TimeReading, remove_time_phrase, understand_time
 from geo.errors import InvalidTime
 from geo.hours import TZ
@@ -307,6 +308,15 @@ def test_decomposed_text_keeps_offsets() -> None:
     assert reading.at == at(3, 5, 19)
     span = reading.phrase[0]
     assert unicodedata.normalize("NFC", text[span.start : span.end]) == "tối mai"
+
+
+def test_time_phrases_are_found_one_span_per_token_in_text_order() -> None:
+    text = unicodedata.normalize("NFD", "khai sinh lúc 9h sáng thứ Bảy tuần sau ở số 2 Hà Cầu")
+    tokens, spans = find_time_phrases(text)
+    assert [token.kind for token in tokens] == ["clock", "part", "weekday"]
+    assert [unicodedata.normalize("NFC", span.text) for span in spans] == ["lúc 9h", "sáng", "thứ Bảy tuần sau"]
+    assert [span.start for span in spans] == sorted(span.start for span in spans)
+    assert find_time_phrases("thủ tục 1.001193 ở số 2 Hà Cầu") == ([], ())
 
 
 def test_now_is_converted_to_hanoi_and_naive_refused() -> None:
