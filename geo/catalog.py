@@ -188,7 +188,7 @@ class Catalog:
             capable=capable,
             states=PointStates(points["opening_hours"], calendar),
             procedures=procedures,
-            procedure_memo={str(code): dict(row) for code, row in procedures.iterrows()},
+            procedure_memo={str(r["code"]): r for r in procedures.to_dict("records")},
             commune_records=communes,
             commune_by_code={str(r["code"]): r for r in communes},
         )
