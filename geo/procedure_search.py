@@ -305,5 +305,9 @@ def search_of(procedures: pd.DataFrame) -> ProcedureSearch:
     if found is not None and found[0]() is procedures:
         return found[1]
     search = ProcedureSearch(procedures)
-    _SEARCHES[key] = (weakref.ref(procedures, lambda _ref, key=key: _SEARCHES.pop(key, None)), search)
+
+    def forget(_ref: weakref.ref[pd.DataFrame], key: int = key) -> None:
+        _SEARCHES.pop(key, None)
+
+    _SEARCHES[key] = (weakref.ref(procedures, forget), search)
     return search
