@@ -60,6 +60,10 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
         "Phí, lệ phí: {fee}.",
         "Fee: {fee}.",
     ),
+    "portal_page": (
+        "Thông tin thủ tục trên Cổng Dịch vụ công quốc gia: {url}.",
+        "The procedure on the National Public Service Portal: {url}.",
+    ),
     "procedure_no_details": (
         "Cổng Dịch vụ công chưa có chi tiết hồ sơ của thủ tục này; xem tại {url}.",
         "The national portal gives no details of the file for this procedure; see {url}.",

@@ -39,6 +39,7 @@ _LIST_COLUMNS = ("levels", "applicants", "agencies", "channels", "documents", "n
 _NOT_STATED_VI = "không nêu"
 _DOCUMENT_CHARS = 100
 _CASE_STARTS = ("truong hop", "doi voi", "neu ", "khi ", "luu y", "nguoi co yeu cau", "ngoai ra")
+_CASE_RANK = 2
 _CASE_WORDS = ("truong hop uy quyen", "neu co", "dien tu tuong tac")
 _PAPER_STARTS = (
     "to khai", "don ", "giay", "ban sao", "ban chinh", "van ban", "ho chieu", "can cuoc", "the ", "so ", "phieu",
@@ -148,8 +149,9 @@ class ProcedureInfo:
         url = _text(record.get("portal_url")) or None
         channels = self.channels(code)
         submit = self.documents(code)["submit"]
-        ordered = sorted(submit, key=_document_rank)
-        names = list(dict.fromkeys(_short(d["name"]) for d in ordered))[:SUMMARY_DOCUMENTS]
+        ranked = sorted((_document_rank(d), i) for i, d in enumerate(submit))
+        plain = [submit[i] for rank, i in ranked if rank < _CASE_RANK] or [submit[i] for _, i in ranked]
+        names = list(dict.fromkeys(_short(d["name"]) for d in plain))[:SUMMARY_DOCUMENTS]
         first = channels[0] if channels else None
         online = None if detail is None else any(c["kind"] == "online" for c in channels)
         parts = []
@@ -196,7 +198,9 @@ class ProcedureInfo:
             message("place_unknown" if kind == "unknown" else "not_at_service_point", agency=agency or "?").to_json()
         ]
         if summary["portal_url"]:
-            notes.append(message("file_online", url=summary["portal_url"]).to_json())
+            # Online only when the detail page lists the channel; otherwise just the portal page.
+            code = "file_online" if summary["online"] else "portal_page"
+            notes.append(message(code, url=summary["portal_url"]).to_json())
         return {
             "agency": agency,
             "kind": kind,
@@ -236,7 +240,7 @@ def _document_rank(doc: Mapping[str, Any]) -> int:
     """
     key = fold(str(doc["name"]))
     if doc["condition"] is not None or key.startswith(_CASE_STARTS) or any(c in key for c in _CASE_WORDS):
-        return 2
+        return _CASE_RANK
     return 0 if key.startswith(_PAPER_STARTS) else 1
 
 
