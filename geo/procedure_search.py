@@ -202,7 +202,7 @@ class ProcedureSearch:
             if not code.startswith(text):
                 break
             emit(self.position_of[code], "code_prefix", float(fuzz.ratio(text, code)), code)  # type: ignore[operator]
-        if len(text) == len("1.001193"):
+        if len(text) == len("1.001193") and text not in self.position_of:
             for code, score, _ in process.extract(text, self.codes, scorer=fuzz.ratio, limit=5, score_cutoff=cutoff):
                 emit(self.position_of[code], "fuzzy", float(score), code)  # type: ignore[operator]
 

@@ -23,7 +23,7 @@ from geo.finder import Finder
 from geo.hours import Calendar, OpeningState, hours_of_day
 from geo.index import Index
 from geo.procedure_info import ProcedureInfo
-from geo.procedure_search import ProcedureHit, ProcedureSearch
+from geo.procedure_search import ProcedureSearch
 from geo.ranking import NearestResult, rank_by_network
 from geo.settings import Settings, get_settings
 from geo.text import fold
@@ -151,7 +151,7 @@ class Service:
         self._records: list[dict[str, Any]] = []
         self._places: list[tuple[str, float, float]] = []
         self._records_of: pd.DataFrame | None = None
-        self._procedure_tools: tuple[pd.DataFrame, ProcedureSearch, ProcedureInfo] | None = None
+        self._procedure_tools: tuple[pd.DataFrame, ProcedureSearch, ProcedureInfo, list[dict[str, Any]]] | None = None
         self.procedure_tools()  # the search index is built at start, never on a request
 
     # ----------------------------------------------------------------- backend
@@ -264,9 +264,17 @@ class Service:
 
             synonyms = load_procedure_synonyms(self.settings.data_dir / "procedure_synonyms.csv")
             details = getattr(self.backend.index, "procedure_details", pd.DataFrame())
-            tools = (procedures, ProcedureSearch(procedures, synonyms), ProcedureInfo(procedures, details))
+            rows = procedures.to_dict("records")
+            # Search answers are copies of these: no pandas on a request.
+            records = [procedure_record(row) for row in rows]
+            tools = (procedures, ProcedureSearch(procedures, synonyms), ProcedureInfo(procedures, details), records)
             self._procedure_tools = tools
         return tools[1], tools[2]
+
+    def _procedure_records(self) -> list[dict[str, Any]]:
+        self.procedure_tools()
+        assert self._procedure_tools is not None
+        return self._procedure_tools[3]
 
     def procedure_detail(self, query: str) -> dict[str, Any]:
         """The full record of one procedure (by code or name): `geo.procedure_info.ProcedureInfo.record`.
@@ -302,25 +310,20 @@ class Service:
             ``q`` is given but blank, or longer than `MAX_PROCEDURE_QUERY` characters.
         """
         search, info = self.procedure_tools()
-        catalog = self.backend.index.procedures
-        rows: list[tuple[dict[str, Any], ProcedureHit | None]]
+        records = self._procedure_records()
         if q is None:
-            rows = [(row, None) for row in catalog.head(limit).to_dict("records")]
-        else:
-            if not q.strip():
-                raise InvalidQuery("the procedure search is empty: give a code or words of the name")
-            if len(q) > MAX_PROCEDURE_QUERY:
-                raise InvalidQuery(f"the procedure search has {len(q)} characters; at most {MAX_PROCEDURE_QUERY}")
-            hits = search.search(q, limit=limit)
-            records = catalog.iloc[[h.position for h in hits]].to_dict("records")
-            rows = list(zip(records, hits, strict=True))
+            return [dict(r, handled_at=list(r["handled_at"]), summary=info.summary(r)) for r in records[:limit]]
+        if not q.strip():
+            raise InvalidQuery("the procedure search is empty: give a code or words of the name")
+        if len(q) > MAX_PROCEDURE_QUERY:
+            raise InvalidQuery(f"the procedure search has {len(q)} characters; at most {MAX_PROCEDURE_QUERY}")
         out = []
-        for row, hit in rows:
-            record = procedure_record(row)
-            if hit is not None:
-                record.update(match=hit.match, matched=hit.matched, rank=len(out) + 1)
-            record["summary"] = info.summary(row)
-            out.append(record)
+        for rank, hit in enumerate(search.search(q, limit=limit), start=1):
+            record = records[hit.position]
+            out.append(
+                dict(record, handled_at=list(record["handled_at"]), match=hit.match, matched=hit.matched, rank=rank,
+                     summary=info.summary(record))
+            )  # fmt: skip
         return out
 
     def search_communes(self, q: str | None, limit: int) -> list[dict[str, Any]]:
