@@ -53,8 +53,12 @@ _BONUS = {"name_prefix": 12.0, "name_contains": 8.0, "all_words": 4.0, "field": 
 
 def _key(text: str) -> str:
     """Folded words of a name or query, without a leading "Thủ tục"."""
-    key = " ".join(_WORDS.findall(fold(text)))
-    return key.removeprefix(_NAME_PREFIX)
+    return _folded_key(fold(text))
+
+
+def _folded_key(folded: str) -> str:
+    """`_key` of text that is folded already."""
+    return " ".join(_WORDS.findall(folded)).removeprefix(_NAME_PREFIX)
 
 
 def _similarity(query: str, key: str) -> float:
@@ -99,8 +103,11 @@ class ProcedureSearch:
         self.codes: list[str] = [str(c) for c in procedures["code"]]
         self.names: list[str] = [str(n) for n in procedures["name"]]
         fields = [str(f or "") for f in procedures["field"]] if "field" in procedures else [""] * len(self.codes)
-        self.keys = [_key(n) for n in self.names]
-        self.field_keys = [_key(f) for f in fields]
+        # The index's layer carries each name folded already (``name_ascii``); fields repeat a lot.
+        folded = [str(f) for f in procedures["name_ascii"]] if "name_ascii" in procedures else None
+        self.keys = [_folded_key(f) for f in folded] if folded is not None else [_key(n) for n in self.names]
+        key_of_field = {f: _key(f) for f in set(fields)}
+        self.field_keys = [key_of_field[f] for f in fields]
         self.fields = fields
         self.position_of = {code: i for i, code in enumerate(self.codes)}
         self.by_key: dict[str, list[int]] = {}
