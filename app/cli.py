@@ -105,6 +105,19 @@ def build(
         f"{summary['legacy_units']} legacy units, {summary['service_points']['total']} service points, "
         f"{summary['procedures']} procedures"
     )
+    catalogue = summary.get("catalogue")
+    if catalogue:
+        left = ", ".join(f"{n} {reason}" for reason, n in catalogue["left_out"].items()) or "none"
+        out.print(
+            f"  national catalogue: {catalogue['kept']} of {catalogue['rows_read']} kept (left out: {left}); "
+            f"{catalogue['with_details']} with details, place known for {catalogue['known_place_share']:.1%}; "
+            f"{len(catalogue['parse_problems'])} parse problem(s), "
+            f"{len(catalogue['authored_disagreements'])} disagreement(s) with procedures.csv (authored wins)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for problem in catalogue["parse_problems"] + catalogue["authored_disagreements"]:
+            out.print(f"    {problem['file']}: {problem['message']}", highlight=False, soft_wrap=True)
     for note in index.manifest.get("notes", []):
         out.print(f"  note: {note}", highlight=False)
 
