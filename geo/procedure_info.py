@@ -38,7 +38,9 @@ SUMMARY_DOCUMENTS = 3
 _LIST_COLUMNS = ("levels", "applicants", "agencies", "channels", "documents", "notes", "legal_basis")
 _NOT_STATED_VI = "không nêu"
 _DOCUMENT_CHARS = 100
-_CASE_STARTS = ("truong hop", "doi voi", "neu ", "khi ", "luu y", "nguoi co yeu cau", "ngoai ra")
+_FORM = re.compile(r"\s+theo\s+mẫu\b", re.IGNORECASE)
+_ENUMERATOR = re.compile(r"^\(?(\d{1,2})[).]\s*")
+_CASE_STARTS = ("ban chinh hoac", "truong hop", "doi voi", "neu ", "khi ", "luu y", "nguoi co yeu cau", "ngoai ra")
 _CASE_RANK = 2
 _CASE_WORDS = ("truong hop uy quyen", "neu co", "dien tu tuong tac")
 _PAPER_STARTS = (
@@ -149,8 +151,9 @@ class ProcedureInfo:
         url = _text(record.get("portal_url")) or None
         channels = self.channels(code)
         submit = self.documents(code)["submit"]
-        ranked = sorted((_document_rank(d), i) for i, d in enumerate(submit))
-        plain = [submit[i] for rank, i in ranked if rank < _CASE_RANK] or [submit[i] for _, i in ranked]
+        # Page order is not reading order; a number the page put before a document ("(2) ...") is.
+        ranked = sorted((_document_rank(d), _enumerator(d["name"]), i) for i, d in enumerate(submit))
+        plain = [submit[i] for rank, _, i in ranked if rank < _CASE_RANK] or [submit[i] for _, _, i in ranked]
         names = list(dict.fromkeys(_short(d["name"]) for d in plain))[:SUMMARY_DOCUMENTS]
         first = channels[0] if channels else None
         online = None if detail is None else any(c["kind"] == "online" for c in channels)
@@ -238,15 +241,25 @@ def _document_rank(doc: Mapping[str, Any]) -> int:
     The portal's rows are not in reading order, and many rows that apply to every case still describe
     one ("Trường hợp …", "Đối với …"): those go last, as do documents under a case heading.
     """
-    key = fold(str(doc["name"]))
+    key = _ENUMERATOR.sub("", fold(str(doc["name"])))
     if doc["condition"] is not None or key.startswith(_CASE_STARTS) or any(c in key for c in _CASE_WORDS):
         return _CASE_RANK
     return 0 if key.startswith(_PAPER_STARTS) else 1
 
 
+def _enumerator(name: str) -> float:
+    """The number a document name starts with ("(2) Bản gốc …", "1. Sổ …"), or infinity."""
+    found = _ENUMERATOR.match(name)
+    return float(found.group(1)) if found else float("inf")
+
+
 def _short(name: str) -> str:
-    """A document name cut to its first clause, on one readable line."""
+    """A document name cut to its first clause, on one readable line, without its enumerator."""
     line = name.splitlines()[0] if name else name
+    line = _ENUMERATOR.sub("", line).rstrip(" .;")
+    form = _FORM.search(line)
+    if form:  # "… theo mẫu số 18 ban hành kèm theo Nghị định …": the form comes with the file anyway
+        line = line[: form.start()].rstrip(" ,")
     head = re.split(r"[;.]\s|\s\(|:\s", line, maxsplit=1)[0].strip()
     if len(head) >= 8:
         line = head
