@@ -105,6 +105,19 @@ def build(
         f"{summary['legacy_units']} legacy units, {summary['service_points']['total']} service points, "
         f"{summary['procedures']} procedures"
     )
+    catalogue = summary.get("catalogue")
+    if catalogue:
+        left = ", ".join(f"{n} {reason}" for reason, n in catalogue["left_out"].items()) or "none"
+        out.print(
+            f"  national catalogue: {catalogue['kept']} of {catalogue['rows_read']} kept (left out: {left}); "
+            f"{catalogue['with_details']} with details, place known for {catalogue['known_place_share']:.1%}; "
+            f"{len(catalogue['parse_problems'])} parse problem(s), "
+            f"{len(catalogue['authored_disagreements'])} disagreement(s) with procedures.csv (authored wins)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for problem in catalogue["parse_problems"] + catalogue["authored_disagreements"]:
+            out.print(f"    {problem['file']}: {problem['message']}", highlight=False, soft_wrap=True)
     for note in index.manifest.get("notes", []):
         out.print(f"  note: {note}", highlight=False)
 
@@ -156,8 +169,59 @@ def _print_nearest(collection: dict[str, Any]) -> None:
         )
         table.add_row(str(i), p["name"], p["address"], distance, state_label(p["state"]), change or "")
     out.print(table)
+    _procedure_lines(collection["procedure"].get("summary"), collection.get("handled_elsewhere"))
     for note in collection.get("notes", []):
         out.print(f"lưu ý: {note['text']}", highlight=False, soft_wrap=True)
+
+
+def _procedure_lines(summary: dict[str, Any] | None, elsewhere: dict[str, Any] | None) -> None:
+    """The short "where else / file online / bring / time / fee" lines of a procedure, in Vietnamese."""
+    for note in (elsewhere or {}).get("notes", []):
+        out.print(f"[bold]{note['text']}[/]", highlight=False, soft_wrap=True)
+    if summary and summary.get("text"):
+        out.print(f"tóm tắt: {summary['text']}", highlight=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------------------------------------- procedure
+@app.command("procedure")
+@domain_errors
+def procedure(
+    code: Annotated[str, typer.Argument(help="Procedure code (1.001193) or full name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON (/v1/procedures/{code}).")] = False,
+) -> None:
+    """One procedure of the national catalogue: where in Hanoi, channels, documents, legal basis, portal."""
+    from geo.service import get_service
+
+    record = get_service().procedure_detail(code)
+    if as_json:
+        print(json.dumps(record, ensure_ascii=False, indent=2))
+        return
+    where = record["where"]
+    out.print(f"[bold]{record['name']}[/] ({record['code']})", highlight=False, soft_wrap=True)
+    out.print(f"lĩnh vực: {record.get('field') or '—'} · cấp: {', '.join(record['levels']) or '—'}", highlight=False)
+    if where["place"] == "pasc":
+        kinds = ", ".join(where["kinds"])
+        out.print(f"nơi nhận ở Hà Nội: {where['locations']} điểm ({kinds})", highlight=False, soft_wrap=True)
+    _procedure_lines(record["summary"], record["handled_elsewhere"])
+    if record["applicants"]:
+        out.print(f"đối tượng: {'; '.join(record['applicants'])}", highlight=False, soft_wrap=True)
+    if record["channels"]:
+        table = Table("Cách nộp", "Thời gian", "Phí, lệ phí")
+        for channel in record["channels"]:
+            table.add_row(channel["label"], channel["time"], channel["fee"])
+        out.print(table)
+    for role, title in (("submit", "Giấy tờ phải nộp"), ("show", "Giấy tờ phải xuất trình")):
+        documents = record["documents"][role]
+        if documents:
+            out.print(f"[bold]{title}[/]:", highlight=False)
+        for doc in documents:
+            counts = f" (bản chính {doc['originals'] or 0}, bản sao {doc['copies'] or 0})"
+            case = f" [{doc['condition']}]" if doc["condition"] else ""
+            out.print(f"  - {doc['name'].splitlines()[0]}{counts}{case}", highlight=False, soft_wrap=True)
+    for basis in record["legal_basis"]:
+        out.print(f"căn cứ: {basis['title']}", highlight=False, soft_wrap=True)
+    if record["portal_url"]:
+        out.print(f"cổng DVC: {record['portal_url']}", highlight=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------------------------------------- network
@@ -387,6 +451,9 @@ def ask(
         print(json.dumps(response, ensure_ascii=False, indent=2))
         return
     out.print(format_answer(response), highlight=False, soft_wrap=True)
+    understood = response["understood"].get("procedure") or {}
+    elsewhere = understood.get("handled_elsewhere") if response["status"] != "answered" else None
+    _procedure_lines(understood.get("summary"), elsewhere)
 
 
 @app.command("mcp")
@@ -396,7 +463,7 @@ def mcp(
     host: Annotated[str, typer.Option(help="Interface to bind (http).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (http).")] = 8765,
 ) -> None:
-    """Serve the MCP tools (find_nearest_service_point, search_procedures, locate_commune, coverage_summary)."""
+    """Serve the MCP tools (nearest place, procedure search and details, commune lookup, coverage)."""
     from app.mcp import run
 
     if transport not in ("stdio", "http"):

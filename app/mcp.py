@@ -1,4 +1,4 @@
-"""The MCP server of gandan (``gandan mcp``): four tools for assistants, over stdio or streamable HTTP.
+"""The MCP server of gandan (``gandan mcp``): five tools for assistants, over stdio or streamable HTTP.
 
 Tools (typed inputs with descriptions; each returns structured JSON plus one short text line):
 
@@ -7,6 +7,9 @@ Tools (typed inputs with descriptions; each returns structured JSON plus one sho
     (`geo.ask.Asker`: the same understanding and answer as ``/v1/ask``).
 `search_procedures`
     Catalogue search by code, name or everyday wording (synonyms first, then the catalogue's own search).
+`procedure_details`
+    One procedure of the national catalogue: where it is handled in Hanoi (or which agency handles it),
+    what to bring, how long, the fee, and the portal link to file online.
 `locate_commune`
     Which commune in force a place or a point is in, and which pre-2025 units formed it.
 `coverage_summary`
@@ -42,7 +45,6 @@ from geo.ask import Asker, as_plain, get_asker
 from geo.errors import GandanError, NotFound
 from geo.hours import TZ, parse_time
 from geo.messages import message
-from geo.registry import search_procedures as catalog_search
 from geo.service import Service, get_service
 
 if TYPE_CHECKING:
@@ -57,6 +59,7 @@ __all__ = [
     "coverage_summary",
     "find_nearest_service_point",
     "locate_commune",
+    "procedure_details",
     "run",
     "search_procedures",
 ]
@@ -249,6 +252,8 @@ def find_nearest_service_point(
         "places": _places(result),
         "next_opening": result.get("next_opening"),
         "notes": data["notes"],
+        "procedure_summary": (data["understood"].get("procedure") or {}).get("summary"),
+        "handled_elsewhere": (data["understood"].get("procedure") or {}).get("handled_elsewhere"),
     }
     return _result(data["answer"], summary)
 
@@ -301,11 +306,49 @@ def _find_procedures(asker: Asker, query: str, limit: int) -> dict[str, Any]:
         for code in [guess.code] if guess.code else guess.options:
             found.append({**asker.procedure_record(code), "match": guess.how, "matched": guess.matched})
     seen = {f["code"] for f in found}
-    for row in catalog_search(query, asker.catalog, limit=limit).to_dict("records"):
+    for row in asker.service.search_procedures(query, limit):
         if row["code"] not in seen:
             seen.add(row["code"])
-            found.append({**asker.procedure_record(str(row["code"])), "match": row["match"]})
+            found.append({**asker.procedure_record(str(row["code"])), "match": row["match"], "matched": row["matched"]})
     return {"query": query, "procedures": found[:limit]}
+
+
+# ------------------------------------------------------------------------------------ procedure_details
+ProcedureCode = Annotated[
+    str,
+    Field(description="A national procedure code (1.001193) or the full official name.", min_length=1, max_length=300),
+]
+
+
+def procedure_details(ctx: ToolContext, code: ProcedureCode) -> CallToolResult:
+    """One procedure: where it is handled in Hanoi (or which agency handles it), what to bring, time, fee, portal.
+
+    Online filing comes first when the portal offers it. Documents list what to submit and what to show,
+    with originals, copies and the case each applies to.
+
+    Parameters
+    ----------
+    ctx
+        The request context (injected by the SDK); its lifespan context is the `ToolState`.
+    code
+        The tool's input, described in its ``Field`` (the input schema).
+
+    Returns
+    -------
+    CallToolResult
+        The name and the summary (or who handles it) as text; the full record as JSON.
+    """
+    state = _state(ctx)
+    record = _domain(lambda: state.svc().procedure_detail(code))
+    elsewhere = record["handled_elsewhere"]
+    lines = [f"{record['code']} {record['name']}."]
+    if elsewhere:
+        lines += [note["text"] for note in elsewhere["notes"]]
+    else:
+        lines.append(f"Nhận tại {record['where']['locations']} điểm phục vụ hành chính công ở Hà Nội.")
+    if record["summary"]["text"]:
+        lines.append(record["summary"]["text"])
+    return _result(" ".join(lines), record)
 
 
 # ------------------------------------------------------------------------------------ locate_commune
@@ -450,7 +493,7 @@ def _coverage_rows(rows: list[dict[str, Any]], commune: str | None, worst: int) 
 
 
 # ------------------------------------------------------------------------------------ server
-TOOL_FUNCTIONS = (find_nearest_service_point, search_procedures, locate_commune, coverage_summary)
+TOOL_FUNCTIONS = (find_nearest_service_point, search_procedures, procedure_details, locate_commune, coverage_summary)
 TOOLS = tuple(tool.__name__ for tool in TOOL_FUNCTIONS)
 
 

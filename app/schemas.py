@@ -12,6 +12,7 @@ from geo.settings import get_settings
 __all__ = [
     "CommuneRef",
     "CommuneSummary",
+    "HandledElsewhere",
     "Health",
     "HoursSpan",
     "LocateResult",
@@ -22,7 +23,11 @@ __all__ = [
     "NextOpening",
     "Note",
     "Problem",
+    "ProcedureChannel",
+    "ProcedureDetailOut",
+    "ProcedureDocument",
     "ProcedureOut",
+    "ProcedureSummary",
     "TodayHours",
 ]
 
@@ -135,6 +140,56 @@ class NearestProperties(BaseModel):
     location_precision: Literal["exact", "approximate"]
 
 
+class ProcedureSummary(BaseModel):
+    """What to bring, how long, the fee and the online option, for a resident (`geo.procedure_info`)."""
+
+    documents: list[str] = Field(description="The first documents to submit (for every case first).")
+    documents_total: int
+    time: str | None = Field(description="Processing time of the first channel (online first); 'not stated'.")
+    fee: str | None = Field(description="Fee of that channel as the portal gives it; 'not stated'.")
+    channel: Literal["online", "post", "in_person"] | None
+    online: bool | None = Field(description="Whether it can be filed online; null without a detail page.")
+    portal_url: str | None
+    details: bool = Field(description="Whether the national portal has a detail page for it.")
+    text: str = Field(description="One Vietnamese paragraph: file online at …, bring …, time, fee.")
+    text_en: str
+
+
+class HandledElsewhere(BaseModel):
+    """Who handles a procedure that no public-service location handles, and where to file it online."""
+
+    agency: str | None
+    kind: Literal["not_at_pasc", "unknown", "no_location"] = Field(
+        description="not_at_pasc: another agency (police, tax, ...); unknown: no reviewed rule covers it; "
+        "no_location: handled at a kind of location Hanoi has none of."
+    )
+    portal_url: str | None
+    online: bool | None
+    notes: list[dict[str, str]] = Field(description="Messages (code, text in Vietnamese, text_en).")
+
+
+class ProcedureChannel(BaseModel):
+    """One way to file: online, by post or in person, with the time and fee as the portal gives them."""
+
+    kind: Literal["online", "post", "in_person"]
+    label: str
+    time: str = Field(description="As given ('5 ngày làm việc'), or 'not stated'.")
+    days: float | None
+    working_days: bool | None
+    fee: str = Field(description="As given, or 'not stated'.")
+    description: str | None
+
+
+class ProcedureDocument(BaseModel):
+    """One document of the file."""
+
+    name: str
+    originals: int | None
+    copies: int | None
+    condition: str | None = Field(description="The case it applies to; null for every case.")
+    form: str | None
+
+
 class NearestFeature(BaseModel):
     """One ranked place."""
 
@@ -180,6 +235,9 @@ class NearestCollection(BaseModel):
         description="When no capable place is open at `at`: the one that reopens first (nearest on a tie); "
         "null when some place is open."
     )
+    handled_elsewhere: HandledElsewhere | None = Field(
+        default=None, description="When no location handles the procedure: the agency that does, the portal link."
+    )
 
 
 class ProcedureOut(BaseModel):
@@ -197,6 +255,29 @@ class ProcedureOut(BaseModel):
         default=None, description="Whether it can be done in person anywhere (police included)."
     )
     handled_in_person_here: bool = Field(description="Whether a gandan location (PASC network) accepts it in person.")
+    layer: str | None = Field(default=None, description="authored (reviewed row of procedures.csv) or catalogue.")
+    place: str | None = Field(default=None, description="pasc, not_at_pasc or unknown (agency rules).")
+    portal_url: str | None = None
+    match: str | None = Field(default=None, description="How a search matched it (exact_code, synonym, ...).")
+    rank: int | None = Field(default=None, description="Place in the search's ranking, 1 = best.")
+    matched: str | None = Field(default=None, description="The text the search matched on.")
+    summary: ProcedureSummary | None = None
+
+
+class ProcedureDetailOut(ProcedureOut):
+    """The full record of one procedure: ``/v1/procedures/{code}``."""
+
+    levels: list[str]
+    applicants: list[str] = Field(description="Who may file (Đối tượng thực hiện).")
+    agencies: list[str]
+    channels: list[ProcedureChannel] = Field(description="Online first; empty without a detail page.")
+    documents: dict[str, list[ProcedureDocument]] = Field(description="'submit' (nộp) and 'show' (xuất trình).")
+    notes: list[str]
+    legal_basis: list[dict[str, Any]]
+    decision: str | None
+    where: dict[str, Any] = Field(description="Where it is handled in Hanoi: place, kinds, agency, locations.")
+    handled_elsewhere: HandledElsewhere | None
+    detail_source: str | None
 
 
 class CommuneSummary(BaseModel):

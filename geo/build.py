@@ -19,22 +19,37 @@ import geopandas as gpd
 import pandas as pd
 
 from geo.boundaries import SETS_FILE, BoundarySet, CommuneLocator, boundary_set_spec, load_boundary_set
+from geo.catalogue import (
+    AGENCY_RULES_FILE,
+    CatalogueReport,
+    authored_disagreements,
+    build_catalogue,
+    details_table,
+    procedure_layer,
+)
 from geo.crosswalk import PAIR_COLUMNS, Crosswalk, build_crosswalk, load_metadata
 from geo.errors import DataProblem, DataValidationError, GandanError
 from geo.geodesy import WGS84
 from geo.hours import Calendar, parse_hours
 from geo.index import Index, write_index
 from geo.legacy import load_legacy_units
-from geo.registry import capabilities, load_procedure_groups, load_procedures, load_service_points
+from geo.registry import (
+    capabilities,
+    catalogue_capabilities,
+    load_procedure_groups,
+    load_procedures,
+    load_service_points,
+)
 from geo.settings import Settings, get_settings
 from geo.sources import load_sources, local_path, sha256_of
 
-__all__ = ["build_index", "summarize"]
+__all__ = ["build_index", "catalogue_summary", "summarize"]
 
 POINTS_FILE = "service_points.csv"
 PROCEDURES_FILE = "procedures.csv"
 GROUPS_FILE = "procedure_groups.csv"
 CALENDAR_FILE = "calendar_overrides.csv"
+SYNONYMS_FILE = "procedure_synonyms.csv"
 LEGACY_LOADER = "vietnamadminunits"  # the loader of the 526 pre-merger units a crosswalk leads back to
 
 Progress = Callable[[str], None]
@@ -128,6 +143,12 @@ def build_index(
     step("procedures")
     procedures = load_procedures(data / PROCEDURES_FILE)
     groups = load_procedure_groups(data / GROUPS_FILE, procedures)
+    step("national procedure catalogue")
+    records, catalogue = build_catalogue(settings)
+    layer = procedure_layer(records, procedures)
+    disagreements = authored_disagreements(records, procedures)
+    step("procedure synonyms")
+    _check_synonyms(settings, layer)
     step("service points")
     points = load_service_points(
         data / POINTS_FILE, procedures, groups, require_coordinates=True, commune_codes=set(communes["code"])
@@ -145,12 +166,15 @@ def build_index(
     problems += join_problems
     if problems:
         raise DataValidationError(problems)
-    caps = capabilities(points, procedures, groups)
+    caps = pd.concat(
+        [capabilities(points, procedures, groups), catalogue_capabilities(points, layer)], ignore_index=True
+    )
 
     step("write index")
     sources = {s.path: s.sha256 for s in load_sources(settings) if local_path(s, settings).exists()}
     authored = {
-        name: sha256_of(data / name) for name in (POINTS_FILE, PROCEDURES_FILE, GROUPS_FILE, CALENDAR_FILE)
+        name: sha256_of(data / name)
+        for name in (POINTS_FILE, PROCEDURES_FILE, GROUPS_FILE, CALENDAR_FILE, AGENCY_RULES_FILE, SYNONYMS_FILE)
     }
     keep = [c for c in located.columns if c not in ("lon", "lat", "procedure_codes")]
     service_points = gpd.GeoDataFrame(located[keep], geometry="geometry", crs=WGS84)
@@ -169,10 +193,12 @@ def build_index(
         legacy_units=legacy,
         crosswalk=crosswalk.pairs,
         service_points=service_points,
-        procedures=procedures,
+        procedures=layer,
         capabilities=caps,
         calendar=calendar.to_frame(),
+        procedure_details=details_table(records),
     )
+    index.manifest["catalogue"] = catalogue_summary(catalogue, disagreements)
     index.manifest["summary"] = summarize(index)
     if write:
         index.path = write_index(index, settings)
@@ -203,6 +229,41 @@ def summarize(index: Index) -> dict[str, Any]:
         },
         "procedures": len(index.procedures),
         "procedures_in_person": int(index.capabilities["procedure_code"].nunique()),
+        "procedures_with_details": len(index.procedure_details),
+        "procedures_known_place": int((index.procedures.get("place", pd.Series(dtype=object)) != "unknown").sum()),
+        "catalogue": index.manifest.get("catalogue"),
         "capabilities": len(index.capabilities),
         "calendar_days": len(index.calendar),
     }
+
+
+def catalogue_summary(report: CatalogueReport, disagreements: list[DataProblem]) -> dict[str, Any]:
+    """What the build says about the national catalogue: counts, left-out reasons, coverage, problems."""
+
+    def problem(p: DataProblem) -> dict[str, Any]:
+        where = {"file": p.file, "row": p.row, "code": p.id, "column": p.column}
+        return {**where, "message": p.message, **(p.context or {})}
+
+    return {
+        "rows_read": report.rows_read,
+        "kept": report.kept,
+        "kept_by_scope": dict(sorted(report.kept_by_scope.items())),
+        "left_out": dict(report.left_out.most_common()),
+        "with_details": report.with_details,
+        "known_place": report.kept - report.by_place["unknown"],
+        "known_place_share": round(report.known_share, 4),
+        "by_place": dict(sorted(report.by_place.items())),
+        "by_rule": dict(report.by_rule.most_common()),
+        "parse_problems": [problem(p) for p in report.parse_problems],
+        "row_problems": [problem(p) for p in report.row_problems],
+        "pages_without_row": len(report.pages_without_row),
+        "authored_disagreements": [problem(p) for p in disagreements],
+        "seconds": round(report.seconds, 3),
+    }
+
+
+def _check_synonyms(settings: Settings, layer: pd.DataFrame) -> None:
+    """Fail the build on a broken row of ``procedure_synonyms.csv`` (file and row), before anything is written."""
+    from geo.ask.procedure import load_procedure_synonyms
+
+    load_procedure_synonyms(settings.data_dir / SYNONYMS_FILE, codes=list(layer["code"].astype(str)))

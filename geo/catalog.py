@@ -100,6 +100,20 @@ class PointStates:
         return out
 
 
+def _capable_rows(capabilities: pd.DataFrame, row_of: dict[str, int]) -> dict[str, np.ndarray]:
+    """Sorted rows of the points that handle each procedure code (one vectorised pass: ~50,000 pairs)."""
+    rows = capabilities["point_id"].astype(str).map(row_of)
+    known = rows.notna().to_numpy()
+    codes = capabilities["procedure_code"].astype(str).to_numpy()[known]
+    positions = rows.to_numpy()[known].astype(np.int64)
+    order = np.lexsort((positions, codes))
+    codes, positions = codes[order], positions[order]
+    positions.setflags(write=False)
+    unique, starts = np.unique(codes, return_index=True)
+    ends = [*starts[1:].tolist(), len(codes)]
+    return {str(code): positions[start:end] for code, start, end in zip(unique, starts.tolist(), ends, strict=True)}
+
+
 def check_location(lon: float, lat: float, inside: Callable[[float, float], bool]) -> None:
     """Refuse coordinates for which ``inside(lon, lat)`` is false; say so when lat and lon look swapped.
 
@@ -171,10 +185,7 @@ class Catalog:
         points = index.service_points.reset_index(drop=True)
         ids = points["id"].astype(str).to_numpy()
         row_of = {pid: i for i, pid in enumerate(ids)}
-        capable = {
-            str(code): np.array(sorted(row_of[p] for p in group["point_id"] if p in row_of), dtype=np.int64)
-            for code, group in index.capabilities.groupby("procedure_code")
-        }
+        capable = _capable_rows(index.capabilities, row_of)
         procedures = index.procedures.set_index("code", drop=False)
         communes = index.communes.reset_index(drop=True)[list(COMMUNE_FIELDS)].to_dict("records")
         return cls(
@@ -188,7 +199,7 @@ class Catalog:
             capable=capable,
             states=PointStates(points["opening_hours"], calendar),
             procedures=procedures,
-            procedure_memo={str(code): dict(row) for code, row in procedures.iterrows()},
+            procedure_memo={str(r["code"]): r for r in procedures.to_dict("records")},
             commune_records=communes,
             commune_by_code={str(r["code"]): r for r in communes},
         )

@@ -53,6 +53,8 @@ __all__ = [
     "CATALOGUE_COLUMNS",
     "CATALOGUE_GROUP",
     "DETAILS_GROUP",
+    "DETAIL_COLUMNS",
+    "LAYER_COLUMNS",
     "RULE_ATTRIBUTES",
     "RULE_COLUMNS",
     "AgencyRule",
@@ -62,9 +64,11 @@ __all__ = [
     "Placement",
     "authored_disagreements",
     "build_catalogue",
+    "details_table",
     "issuer_scope",
     "load_agency_rules",
     "place_procedure",
+    "procedure_layer",
     "read_catalogue",
 ]
 
@@ -511,3 +515,122 @@ def authored_disagreements(
             where = "|".join(record.placement.handled_at) or f"not at PASC ({record.placement.agency})"
             differ("handled_at", str(rec.get("handled_at", "")), where)
     return found
+
+
+# --------------------------------------------------------------------------- the procedures layer of the index
+
+DETAIL_COLUMNS: tuple[str, ...] = (
+    "code", "shape", "title", "levels", "applicants", "agencies", "channels", "documents", "notes",
+    "legal_basis", "decision", "source_file",
+)  # fmt: skip
+"""Columns of the index's ``procedure_details`` table; every list column holds JSON text."""
+LAYER_COLUMNS: tuple[str, ...] = ("layer", "issuer", "portal_url", "place", "place_rule", "scope", "channel_kinds")
+"""Columns the index's ``procedures`` layer adds to ``procedures.csv``'s."""
+_PORTAL = "https://dichvucong.gov.vn"
+
+
+def _json(value: object) -> str:
+    """A parsed detail field as compact JSON text (dataclasses as objects)."""
+    import json
+    from dataclasses import asdict, is_dataclass
+
+    def plain(v: object) -> object:
+        if is_dataclass(v) and not isinstance(v, type):
+            return asdict(v)
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v
+
+    return json.dumps(plain(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def details_table(records: Sequence[CatalogueRecord]) -> pd.DataFrame:
+    """The parsed detail pages as one table (`DETAIL_COLUMNS`, list fields as JSON text), in catalogue order."""
+    rows = []
+    for rec in records:
+        d = rec.detail
+        if d is None:
+            continue
+        rows.append((
+            d.code, d.shape, d.title, _json(d.levels), _json(d.applicants), _json(d.agencies), _json(d.channels),
+            _json(d.documents), _json(d.notes), _json(d.legal_basis), d.decision, d.source_file,
+        ))  # fmt: skip
+    return pd.DataFrame(rows, columns=list(DETAIL_COLUMNS), dtype=object)
+
+
+def _catalogue_row(rec: CatalogueRecord) -> dict[str, str]:
+    """One kept catalogue procedure in the columns of ``procedures.csv`` plus `LAYER_COLUMNS`."""
+    place = rec.placement
+    detail = rec.detail
+    kinds = [c.kind for c in detail.channels] if detail else []
+    named = place.agency if place.place == "not_at_pasc" else "; ".join(rec.all_agencies)
+    agency = named or rec.issuer
+    rule = f"place by agency rule {place.rule} ({AGENCY_RULES_FILE})" if place.rule else "no agency rule covers it"
+    return {
+        "code": rec.code,
+        "name": rec.name,
+        "field": rec.field or (detail.field or "" if detail else ""),
+        "level": "|".join(rec.levels),
+        "agency": agency,
+        "handled_at": "|".join(place.handled_at),
+        "boundary_free": "unknown",
+        "online_full": "unknown",
+        "in_person": "yes" if "in_person" in kinds else "unknown",
+        "note": f"national catalogue; {rule}",
+        "source": rec.url or _PORTAL,
+        "confidence": place.confidence or "low",
+        "layer": "catalogue",
+        "issuer": rec.issuer,
+        "portal_url": rec.url,
+        "place": place.place,
+        "place_rule": place.rule or "",
+        "scope": rec.scope,
+        "channel_kinds": "|".join(dict.fromkeys(kinds)),
+    }
+
+
+def procedure_layer(records: Sequence[CatalogueRecord], authored: pd.DataFrame) -> pd.DataFrame:
+    """The index's procedures: the reviewed rows of ``procedures.csv`` first (they win), then the catalogue.
+
+    Parameters
+    ----------
+    records
+        The kept catalogue procedures (`build_catalogue`).
+    authored
+        ``procedures.csv`` as `geo.registry.load_procedures` reads it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of ``authored`` plus `LAYER_COLUMNS`: ``layer`` is ``authored`` or ``catalogue``;
+        ``place`` is ``pasc`` (handled at the kinds in ``handled_at``), ``not_at_pasc`` (``agency``
+        handles it) or ``unknown``; ``portal_url`` the portal page; ``channel_kinds`` the detail page's
+        channels (``online|post|in_person``). One row per code.
+    """
+    by_code = {r.code: r for r in records}
+    rows: list[dict[str, str]] = []
+    for rec in authored.to_dict("records"):
+        code = str(rec["code"])
+        found = by_code.get(code)
+        extra = _catalogue_row(found) if found else {}
+        handled = str(rec.get("handled_at") or "")
+        url = extra.get("portal_url") or next(
+            (s.strip() for s in str(rec.get("source", "")).split(" ; ") if s.strip().startswith(_PORTAL)), ""
+        )
+        rows.append({
+            **{k: str(v) for k, v in rec.items() if k != "name_ascii"},
+            "layer": "authored",
+            "issuer": extra.get("issuer", ""),
+            "portal_url": url,
+            "place": "pasc" if handled else "not_at_pasc",
+            "place_rule": "",
+            "scope": extra.get("scope", "national"),
+            "channel_kinds": extra.get("channel_kinds", ""),
+        })  # fmt: skip
+    seen = set(authored["code"].astype(str))
+    rows.extend(_catalogue_row(r) for r in records if r.code not in seen)
+    columns = [c for c in authored.columns if c != "name_ascii"] + list(LAYER_COLUMNS)
+    frame = pd.DataFrame(rows, columns=columns, dtype=object).fillna("")
+    frame["name_ascii"] = [_fold(n) for n in frame["name"]]
+    frame.attrs.update(authored.attrs)
+    return frame

@@ -8,7 +8,8 @@ Layout of ``build/index`` (a symbolic link to the current ``build/index-<stamp>`
     legacy_units.parquet     the 526 pre-merger units (points)
     crosswalk.parquet        legacy_code → new_code with relation whole|part
     service_points.parquet   the registry with commune joined (points)
-    procedures.parquet       the procedure catalog
+    procedures.parquet       the procedures: the reviewed rows of procedures.csv, then the national catalogue
+    procedure_details.parquet  the catalogue's parsed detail pages (channels, documents, ... as JSON text)
     capabilities.parquet     point_id × procedure_code
     calendar.parquet         holiday overrides and make-up working days
 """
@@ -33,9 +34,9 @@ from geo.settings import Settings, get_settings
 
 __all__ = ["SCHEMA_VERSION", "Index", "read_index", "write_index"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the national catalogue (procedures layer + procedure_details)
 _GEO_LAYERS = ("communes", "legacy_units", "service_points")
-_TABLES = ("crosswalk", "procedures", "capabilities", "calendar")
+_TABLES = ("crosswalk", "procedures", "capabilities", "calendar", "procedure_details")
 _KEEP_OLD_BUILDS = 2
 
 
@@ -51,6 +52,8 @@ class Index:
     procedures: pd.DataFrame
     capabilities: pd.DataFrame
     calendar: pd.DataFrame
+    procedure_details: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The catalogue's detail pages, one row per code (`geo.catalogue.DETAIL_COLUMNS`); empty without them."""
     path: Path | None = field(default=None)
 
     @property

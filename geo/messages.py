@@ -52,6 +52,30 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
         "Có thể nộp trực tuyến tại {url}.",
         "It can be filed online at {url}.",
     ),
+    "procedure_bring": (
+        "Cần mang: {documents}.",
+        "Bring: {documents}.",
+    ),
+    "procedure_time": (
+        "Thời gian giải quyết: {time}.",
+        "Processing time: {time}.",
+    ),
+    "procedure_fee": (
+        "Phí, lệ phí: {fee}.",
+        "Fee: {fee}.",
+    ),
+    "portal_page": (
+        "Thông tin thủ tục trên Cổng Dịch vụ công quốc gia: {url}.",
+        "The procedure on the National Public Service Portal: {url}.",
+    ),
+    "procedure_no_details": (
+        "Cổng Dịch vụ công chưa có chi tiết hồ sơ của thủ tục này; xem tại {url}.",
+        "The national portal gives no details of the file for this procedure; see {url}.",
+    ),
+    "place_unknown": (
+        "Chưa rõ nơi giải quyết thủ tục này ở Hà Nội; cơ quan theo danh mục: {agency}.",
+        "Where this procedure is handled in Hanoi is not known; the catalogue names: {agency}.",
+    ),
     "all_closed": (
         "Lúc {at}, mọi nơi nhận thủ tục này đều đóng cửa; sớm nhất mở lại: {name}, lúc {opens_at}.",
         "At {at}, every place that handles this procedure is closed; the earliest to reopen is {name}, at {opens_at}.",

@@ -32,13 +32,13 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 
 import pandas as pd
-from rapidfuzz import fuzz
 
-from geo.errors import DataProblem, DataValidationError, UnknownProcedure
+from geo.errors import DataProblem, DataValidationError
 from geo.geodesy import HANOI_BBOX
+from geo.procedure_search import search_of
 from geo.settings import PROJECT_ROOT, get_settings
 from geo.tables import read_table
-from geo.text import fold, nfc
+from geo.text import fold
 
 __all__ = [
     "BOUNDARY_FREE_VALUES",
@@ -57,6 +57,7 @@ __all__ = [
     "PROCEDURES_FILE",
     "PROCEDURE_COLUMNS",
     "capabilities",
+    "catalogue_capabilities",
     "expand_services",
     "find_procedure",
     "load_procedure_groups",
@@ -99,16 +100,6 @@ _CODE = re.compile(r"^\d\.\d{6}$")
 _COMMUNE_CODE = re.compile(r"^\d{5}$")
 _GROUP = re.compile(r"^[a-z][a-z0-9_]*$")
 _POINT_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_CODE_LIKE = re.compile(r"^[\d.]+$")
-_WORDS = re.compile(r"[0-9a-z]+")
-_NAME_PREFIX = "thu tuc "
-_FUZZY_CUTOFF = 80.0
-_SUGGEST_CUTOFF = 55.0
-_CODE_LENGTH = 8
-_MATCH_ORDER = (
-    "exact_code", "exact_name", "code_prefix", "name_prefix", "name_contains", "all_words", "fuzzy",
-)  # fmt: skip
-_FUZZY_TIER = len(_MATCH_ORDER) - 1
 
 
 # --------------------------------------------------------------------------- reading
@@ -548,53 +539,34 @@ def capabilities(points: pd.DataFrame, procedures: pd.DataFrame, groups: dict[st
     return pd.DataFrame(pairs, columns=["point_id", "procedure_code"], dtype=object)
 
 
+def catalogue_capabilities(points: pd.DataFrame, procedures: pd.DataFrame) -> pd.DataFrame:
+    """Capabilities of the catalogue's procedures: every point of a kind its place rule names.
+
+    Parameters
+    ----------
+    points
+        Service points with ``id`` and ``kind``.
+    procedures
+        The index's procedures layer (`geo.catalogue.procedure_layer`): only rows of ``layer`` ``catalogue``
+        count; the reviewed rows keep the capabilities their points list (`capabilities`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``point_id`` and ``procedure_code``, in procedure then point order.
+    """
+    by_kind: dict[str, list[str]] = {}
+    for pid, kind in zip(points["id"].astype(str), points["kind"].astype(str), strict=True):
+        by_kind.setdefault(kind, []).append(pid)
+    catalogue = procedures[procedures["layer"] == "catalogue"] if "layer" in procedures else procedures.iloc[:0]
+    pairs: list[tuple[str, str]] = []
+    for code, handled in zip(catalogue["code"].astype(str), catalogue["handled_at"].astype(str), strict=True):
+        kinds = set(_split(handled))
+        pairs.extend((pid, code) for kind in KINDS if kind in kinds for pid in by_kind.get(kind, ()))
+    return pd.DataFrame(pairs, columns=["point_id", "procedure_code"], dtype=object)
+
+
 # --------------------------------------------------------------------------- search
-
-
-def _key(text: str) -> str:
-    """Folded words of a name or query, without a leading "Thủ tục" (the portal uses it inconsistently)."""
-    key = " ".join(_WORDS.findall(fold(text)))
-    return key[len(_NAME_PREFIX) :] if key.startswith(_NAME_PREFIX) else key
-
-
-def _fuzzy(query: str, key: str) -> float:
-    """Similarity 0–100 of a folded query to a folded name; a typo in a prefix of a long name still scores."""
-    score = fuzz.ratio(query, key)
-    if len(key) > len(query):
-        score = max(score, 0.9 * fuzz.partial_ratio(query, key))
-    return float(max(score, 0.95 * fuzz.token_sort_ratio(query, key)))
-
-
-def _ranked(query: str, procedures: pd.DataFrame) -> list[tuple[int, float, int, str, int]]:
-    """Rank every procedure against ``query``: (tier, -score, name length, code, position), best first."""
-    text = nfc(query)
-    qkey = _key(text)
-    qwords = qkey.split()
-    code_like = bool(_CODE_LIKE.match(text))
-    ranked: list[tuple[int, float, int, str, int]] = []
-    for pos, (code, name) in enumerate(
-        zip(procedures["code"].astype(str), procedures["name"].astype(str), strict=True)
-    ):
-        key = _key(name)
-        if text == code:
-            tier, score = 0, 100.0
-        elif qkey and qkey == key:
-            tier, score = 1, 100.0
-        elif code_like and code.startswith(text):
-            tier, score = 2, float(fuzz.ratio(text, code))
-        elif qkey and key.startswith(qkey):
-            tier, score = 3, _fuzzy(qkey, key)
-        elif qkey and qkey in key:
-            tier, score = 4, _fuzzy(qkey, key)
-        elif qwords and all(any(w.startswith(q) for w in key.split()) for q in qwords):
-            tier, score = 5, _fuzzy(qkey, key)
-        elif code_like:
-            tier, score = _FUZZY_TIER, float(fuzz.ratio(text, code)) if len(text) == _CODE_LENGTH else 0.0
-        else:
-            tier, score = _FUZZY_TIER, _fuzzy(qkey, key) if qkey else 0.0
-        ranked.append((tier, -score, len(name), code, pos))
-    ranked.sort()
-    return ranked
 
 
 def search_procedures(q: str, procedures: pd.DataFrame, limit: int = 10) -> pd.DataFrame:
@@ -613,16 +585,15 @@ def search_procedures(q: str, procedures: pd.DataFrame, limit: int = 10) -> pd.D
     -------
     pandas.DataFrame
         The matching catalogue rows plus ``match`` (exact_code, exact_name, code_prefix, name_prefix,
-        name_contains, all_words or fuzzy) and ``score`` (0–100): exact code first, then exact name,
-        code prefix, name prefix, substring and all-words on folded text, then fuzzy (score >= 80).
+        name_contains, all_words, field or fuzzy; see `geo.procedure_search`) and ``score`` (0–100).
     """
     columns = [*procedures.columns, "match", "score"]
     if not q or not q.strip() or limit <= 0:
         return pd.DataFrame(columns=columns)
-    hits = [r for r in _ranked(q, procedures) if r[0] < _FUZZY_TIER or -r[1] >= _FUZZY_CUTOFF][:limit]
-    out = procedures.iloc[[r[4] for r in hits]].copy()
-    out["match"] = [_MATCH_ORDER[r[0]] for r in hits]
-    out["score"] = [round(-r[1], 1) for r in hits]
+    hits = search_of(procedures).search(q, limit=limit)
+    out = procedures.iloc[[h.position for h in hits]].copy()
+    out["match"] = [h.match for h in hits]
+    out["score"] = [h.score for h in hits]
     return out.reset_index(drop=True)
 
 
@@ -648,23 +619,4 @@ def find_procedure(query: str, procedures: pd.DataFrame) -> pd.Series:
         No exact match (or a name shared by several codes); the message and ``extra["suggestions"]``
         carry up to 3 close matches.
     """
-    text = nfc(query or "")
-    if not text:
-        raise UnknownProcedure("empty procedure code or name", suggestions=[])
-    ranked = _ranked(text, procedures)
-    exact = [r for r in ranked if r[0] <= 1]
-    if exact and (exact[0][0] == 0 or len(exact) == 1):
-        return procedures.iloc[exact[0][4]]
-    if exact:
-        codes = [r[3] for r in exact]
-        raise UnknownProcedure(
-            f"procedure name {text!r} is ambiguous: codes {', '.join(codes)}; give the code",
-            suggestions=codes,
-        )
-    close = [r for r in ranked if -r[1] >= _SUGGEST_CUTOFF][:3]
-    names = procedures["name"].astype(str).to_numpy()
-    if close:
-        hint = "; did you mean: " + "; ".join(f"{r[3]} {names[r[4]]}" for r in close) + "?"
-    else:
-        hint = "; no close match in the catalogue"
-    raise UnknownProcedure(f"unknown procedure {text!r}{hint}", suggestions=[r[3] for r in close])
+    return procedures.iloc[search_of(procedures).find(query)]

@@ -19,19 +19,21 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.errors import InvalidParameter, NotFound
+from geo.errors import InvalidParameter, InvalidQuery, NotFound
 from geo.finder import Finder
 from geo.hours import LOOKAHEAD_DAYS, Calendar, OpeningState, hours_of_day
 from geo.index import Index
 from geo.messages import message
 from geo.modes import ROAD_MODES, TRAVEL_MODES
+from geo.procedure_info import ProcedureInfo
+from geo.procedure_search import ProcedureSearch
 from geo.ranking import OPEN_RANK, STATE_RANK, NearestResult, earliest_reopening, rank_by_network
-from geo.registry import search_procedures
 from geo.settings import Settings, get_settings
 from geo.text import fold
 
 __all__ = [
     "LAYERS",
+    "MAX_PROCEDURE_QUERY",
     "Backend",
     "Service",
     "commune_record",
@@ -42,6 +44,7 @@ __all__ = [
     "round_coord",
 ]
 
+MAX_PROCEDURE_QUERY = 200  # characters of a procedure search: longer is no name anyone types
 LAYERS = ("service_points", "communes", "legacy_units")  # the index layers the service hands out whole
 COORD_DECIMALS = 7  # RFC 7946 advises no more than needed; 7 decimals is about 1 cm
 
@@ -167,6 +170,8 @@ class Service:
         self._records: list[dict[str, Any]] = []
         self._places: list[tuple[str, float, float]] = []
         self._records_of: pd.DataFrame | None = None
+        self._procedure_tools: tuple[pd.DataFrame, ProcedureSearch, ProcedureInfo, list[dict[str, Any]]] | None = None
+        self.procedure_tools()  # the search index is built at start, never on a request
 
     # ----------------------------------------------------------------- backend
     @property
@@ -313,15 +318,79 @@ class Service:
         """The catalog row for a procedure code or name (diacritics optional); raises UnknownProcedure."""
         return self.backend.procedure(query)
 
+    def procedure_tools(self) -> tuple[ProcedureSearch, ProcedureInfo]:
+        """The precomputed procedure search (with the synonym table) and the record maker of the index served.
+
+        Built again only when the backend serves another procedures table (a PostGIS reload).
+        """
+        procedures = self.backend.index.procedures
+        tools = self._procedure_tools
+        if tools is None or tools[0] is not procedures:
+            from geo.ask.procedure import load_procedure_synonyms
+
+            synonyms = load_procedure_synonyms(self.settings.data_dir / "procedure_synonyms.csv")
+            details = getattr(self.backend.index, "procedure_details", pd.DataFrame())
+            rows = procedures.to_dict("records")
+            # Search answers are copies of these: no pandas on a request.
+            records = [procedure_record(row) for row in rows]
+            tools = (procedures, ProcedureSearch(procedures, synonyms), ProcedureInfo(procedures, details), records)
+            self._procedure_tools = tools
+        return tools[1], tools[2]
+
+    def _procedure_records(self) -> list[dict[str, Any]]:
+        self.procedure_tools()
+        assert self._procedure_tools is not None
+        return self._procedure_tools[3]
+
     def procedure_detail(self, query: str) -> dict[str, Any]:
-        """One procedure (by code or name) as `procedure_record` gives it; raises UnknownProcedure."""
-        return procedure_record(self.backend.procedure(query))
+        """The full record of one procedure (by code or name): `geo.procedure_info.ProcedureInfo.record`.
+
+        Raises
+        ------
+        UnknownProcedure
+            No procedure has that code or name (with close matches).
+        """
+        row = self.backend.procedure(query)
+        return self.procedure_tools()[1].record(procedure_record(row), self._capable_count(str(row["code"])))
+
+    def procedure_summary(self, code: str) -> dict[str, Any]:
+        """What to bring, how long, the fee and the online option of procedure ``code`` (see `ProcedureInfo`)."""
+        return self.procedure_tools()[1].summary(self.backend.procedure(code))
+
+    def handled_elsewhere(self, code: str) -> dict[str, Any] | None:
+        """The agency and portal link of a procedure no public-service location handles; None when one does."""
+        return self.procedure_tools()[1].handled_elsewhere(self.backend.procedure(code), self._capable_count(code))
+
+    def _capable_count(self, code: str) -> int:
+        return len(self.backend.capable_rows(code))
 
     def search_procedures(self, q: str | None, limit: int) -> list[dict[str, Any]]:
-        """Procedures matching ``q`` (code or words of the name, diacritics optional; all when blank), best first."""
-        catalog = self.backend.index.procedures
-        found = search_procedures(q, catalog, limit=limit) if q and q.strip() else catalog.head(limit)
-        return [procedure_record(row) for _, row in found.iterrows()]
+        """Procedures matching ``q``, best first: code, name, field or synonym, diacritics optional, typos forgiven.
+
+        Each carries ``match`` (how it matched), ``matched`` (the text it matched on), ``rank`` and
+        ``summary``. Without ``q`` (None), the first ``limit`` procedures (the reviewed ones first).
+
+        Raises
+        ------
+        InvalidQuery
+            ``q`` is given but blank, or longer than `MAX_PROCEDURE_QUERY` characters.
+        """
+        search, info = self.procedure_tools()
+        records = self._procedure_records()
+        if q is None:
+            return [dict(r, handled_at=list(r["handled_at"]), summary=info.summary(r)) for r in records[:limit]]
+        if not q.strip():
+            raise InvalidQuery("the procedure search is empty: give a code or words of the name")
+        if len(q) > MAX_PROCEDURE_QUERY:
+            raise InvalidQuery(f"the procedure search has {len(q)} characters; at most {MAX_PROCEDURE_QUERY}")
+        out = []
+        for rank, hit in enumerate(search.search(q, limit=limit), start=1):
+            record = records[hit.position]
+            out.append(
+                dict(record, handled_at=list(record["handled_at"]), match=hit.match, matched=hit.matched, rank=rank,
+                     summary=info.summary(record))
+            )  # fmt: skip
+        return out
 
     def search_communes(self, q: str | None, limit: int) -> list[dict[str, Any]]:
         """Communes whose name contains ``q`` (diacritics optional) or whose code is ``q``; all when blank."""
@@ -505,10 +574,15 @@ class Service:
                 "level": proc.get("level"),
                 "boundary_free": proc.get("boundary_free"),
                 "handled_at": proc.get("handled_at"),
+                "summary": self.procedure_tools()[1].summary(proc),
             },
             "notes": [note.to_json() for note in result.notes],
             "next_opening": self._next_opening_json(result),
         }
+        if not features:
+            elsewhere = self.procedure_tools()[1].handled_elsewhere(proc, self._capable_count(str(proc["code"])))
+            if elsewhere is not None:
+                collection["handled_elsewhere"] = elsewhere
         if any(m.cost_basis == "network" for m in result.matches):
             from geo.network import OSM_ATTRIBUTION
 

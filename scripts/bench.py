@@ -1,4 +1,6 @@
-"""Benchmarks with in-run baselines: ``python scripts/bench.py {build,nearest,http,network,postgis,coverage,ask,all}``.
+"""Benchmarks with in-run baselines: ``python scripts/bench.py TARGET``.
+
+Targets: build, nearest, http, network, postgis, coverage, ask, procedures (`bench_procedures`), all.
 
 Every target prints what it measured and a ratio against a baseline measured in the same run on the
 same inputs. Nothing here asserts a time: the numbers go in the README.
@@ -280,6 +282,7 @@ TARGETS: dict[str, Callable[[argparse.Namespace], None]] = {
     "postgis": _delegate("bench_postgis"),
     "coverage": _delegate("bench_coverage"),
     "ask": _delegate("bench_ask"),
+    "procedures": _delegate("bench_procedures"),
 }
 
 

@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "tests" / "data" / "ask_cases.csv"
 HOLDOUT = ROOT / "tests" / "data" / "ask_holdout.csv"
 """25 queries written after the first tuning round, to see how the rules carry over (not asserted)."""
+HOLDOUT_CATALOGUE = ROOT / "tests" / "data" / "ask_holdout_catalogue.csv"
+"""42 questions about catalogue procedures, written after the synonyms for the catalogue were tuned."""
 AT = "2026-03-02T09:30:00+07:00"
 
 
@@ -64,6 +66,8 @@ def run(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     if args.cases == CASES and HOLDOUT.exists():
         _accuracy_only(HOLDOUT)
+    if args.cases == CASES and HOLDOUT_CATALOGUE.exists():
+        _accuracy_only(HOLDOUT_CATALOGUE)
 
     from geo.ask import Asker, labels
     from geo.hours import parse_time

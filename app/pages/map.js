@@ -406,6 +406,44 @@
       });
   }
 
+  function procedureSummaryHtml(item) {
+    // What to bring, how long, the fee and the online option (the API's `summary`), online first;
+    // for a procedure no office handles, who does and the portal link. Texts from strings.toml.
+    var summary = item.summary;
+    if (!summary) {
+      return "";
+    }
+    var html = "";
+    var portal = summary.portal_url
+      ? '<a href="' + esc(summary.portal_url) + '" target="_blank" rel="noopener">' +
+        esc(t(summary.online ? "summary_online" : "summary_portal")) + "</a>"
+      : "";
+    if (item.handled_in_person_here === false && item.agency) {
+      html += "<div>" + esc(t("summary_handled_by", { agency: item.agency })) + "</div>";
+    }
+    if (portal && summary.online) {
+      html += "<div><strong>" + portal + "</strong></div>";
+    }
+    if (summary.documents && summary.documents.length) {
+      var more = summary.documents_total - summary.documents.length;
+      html += "<div>" + esc(t("summary_bring")) + ": " + esc(summary.documents.join("; ")) +
+        (more > 0 ? esc(" " + t("summary_more", { n: more })) : "") + "</div>";
+    }
+    if (summary.channel) {
+      var notStated = t("summary_not_stated");
+      var time = summary.time && summary.time !== "not stated" ? summary.time : notStated;
+      var fee = summary.fee && summary.fee !== "not stated" ? summary.fee : notStated;
+      html += '<div class="gandan-muted">' + esc(t("summary_time")) + ": " + esc(time) + " · " +
+        esc(t("summary_fee")) + ": " + esc(fee) + "</div>";
+    } else if (!summary.details) {
+      html += '<div class="gandan-muted">' + esc(t("summary_no_details")) + "</div>";
+    }
+    if (portal && !summary.online) {
+      html += "<div>" + portal + "</div>";
+    }
+    return '<div class="gandan-procedure-summary">' + html + "</div>";
+  }
+
   function chooseProcedure(item) {
     // A search still pending for what was typed must not reopen the list over the choice.
     clearTimeout(app.searchTimer);
@@ -421,6 +459,7 @@
     } else if (item.boundary_free === "yes" || item.boundary_free === "pilot") {
       html += "<div>" + esc(t("procedure_boundary_free")) + "</div>";
     }
+    html += procedureSummaryHtml(item);
     chosen.innerHTML = html;
     chosen.hidden = false;
     loadPoints();

@@ -17,7 +17,15 @@ from app.dependencies import (
     resolve_at,
 )
 from app.responses import GeoJSONResponse
-from app.schemas import CommuneSummary, LocateResult, NearestCollection, NearestQuery, Problem, ProcedureOut
+from app.schemas import (
+    CommuneSummary,
+    LocateResult,
+    NearestCollection,
+    NearestQuery,
+    Problem,
+    ProcedureDetailOut,
+    ProcedureOut,
+)
 
 __all__ = ["router"]
 
@@ -57,24 +65,29 @@ async def nearest(request: Request) -> GeoJSONResponse:
     return GeoJSONResponse(service.to_feature_collection(result))
 
 
-@router.get("/procedures", response_model=list[ProcedureOut])
+@router.get("/procedures", response_model=list[ProcedureOut], responses=PROBLEMS)
 async def procedures(
     service: ServiceDep,
     q: Annotated[
-        str | None, Query(description="Code or words of the name; diacritics optional.", max_length=200)
+        str | None,
+        Query(
+            description="Code, words of the name or field, or a common name (sổ đỏ); diacritics optional, "
+            "typos forgiven. Blank or over 200 characters: 422.",
+            max_length=200,
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="At most this many.")] = 20,
 ) -> list[dict[str, Any]]:
-    """Search the procedure catalog by code or name."""
+    """Search the whole procedure catalogue (about 4,800), best first, each with how it matched and a summary."""
     return service.search_procedures(q, limit)
 
 
-@router.get("/procedures/{code}", response_model=ProcedureOut, responses=PROBLEMS)
+@router.get("/procedures/{code}", response_model=ProcedureDetailOut, responses=PROBLEMS)
 async def procedure(
     service: ServiceDep,
     code: Annotated[str, Path(description="National procedure code, e.g. 1.001193.", max_length=64)],
 ) -> dict[str, Any]:
-    """One procedure by its code (or name)."""
+    """One procedure by its code (or name): channels, documents, legal basis, portal URL, where in Hanoi."""
     return service.procedure_detail(code)
 
 

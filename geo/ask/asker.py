@@ -260,6 +260,8 @@ class Asker:
             "online_full": str(rec.get("online_full") or ""),
             "boundary_free": str(rec.get("boundary_free") or ""),
             "level": str(rec.get("level") or ""),
+            "summary": self.service.procedure_summary(code),
+            "handled_elsewhere": self.service.handled_elsewhere(code),
         }
 
     def _compose(self, u: Understanding, at: datetime, k: int) -> dict[str, Any]:

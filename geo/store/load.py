@@ -327,7 +327,12 @@ def _read_layer(conn: Connection, layer: Layer, boundary_set: str, layout: dict[
 def read_index_on(conn: Connection, boundary_set: str | None) -> tuple[Index, uuid.UUID]:
     """Read the loaded index of ``boundary_set`` (None: the default) and the id of its load."""
     head = _resolve_boundary_set(conn, boundary_set)
-    layers = {layer.name: _read_layer(conn, layer, head.id, head.layout[layer.name]) for layer in LAYERS}
+    # A set loaded before a layer existed (procedure_details: migration 0002) reads it as empty.
+    layers = {
+        layer.name: _read_layer(conn, layer, head.id, head.layout[layer.name])
+        for layer in LAYERS
+        if layer.name in head.layout
+    }
     manifest = dict(head.manifest)
     return Index(manifest=manifest, path=None, **layers), head.load_id
 

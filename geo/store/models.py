@@ -2,7 +2,8 @@
 
 Every layer of a built `geo.index.Index` is a table keyed by its boundary set: ``boundary_sets``
 (manifest, column layout, ``load_id``), ``communes``, ``legacy_units``, ``crosswalk``,
-``service_points``, ``procedures``, ``capabilities`` (point ↔ procedure), ``calendar_days`` and
+``service_points``, ``procedures``, ``capabilities`` (point ↔ procedure), ``calendar_days``,
+``procedure_details`` (the catalogue's detail pages) and
 ``service_area_parts`` (the 1 km buffer of Hanoi, subdivided). Geometries are EPSG:4326; service points
 also keep a stored UTM 48N copy (``geom_utm``, a generated column) with the GiST index the nearest
 query walks, communes have a GiST index for ``ST_Covers``. Columns the models do not know go to a
@@ -39,6 +40,7 @@ __all__ = [
     "Layer",
     "LegacyUnit",
     "Procedure",
+    "ProcedureDetailRow",
     "ServiceAreaPart",
     "ServicePoint",
 ]
@@ -223,6 +225,33 @@ class Capability(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
 
+class ProcedureDetailRow(Base):
+    """The parsed detail page of a catalogue procedure (list fields as JSON text, as in the index)."""
+
+    __tablename__ = "procedure_details"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["boundary_set", "code"], ["procedures.boundary_set", "procedures.code"], ondelete="CASCADE"
+        ),
+    )
+
+    boundary_set: Mapped[str] = mapped_column(sa.Text, _set_fk(), primary_key=True)
+    code: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    position: Mapped[int] = mapped_column(sa.Integer)
+    shape: Mapped[str | None] = mapped_column(sa.Text)
+    title: Mapped[str | None] = mapped_column(sa.Text)
+    levels: Mapped[str | None] = mapped_column(sa.Text)
+    applicants: Mapped[str | None] = mapped_column(sa.Text)
+    agencies: Mapped[str | None] = mapped_column(sa.Text)
+    channels: Mapped[str | None] = mapped_column(sa.Text)
+    documents: Mapped[str | None] = mapped_column(sa.Text)
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+    legal_basis: Mapped[str | None] = mapped_column(sa.Text)
+    decision: Mapped[str | None] = mapped_column(sa.Text)
+    source_file: Mapped[str | None] = mapped_column(sa.Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
 class CalendarDay(Base):
     """A public holiday or extra day off (``closed``), or a make-up working day (not ``closed``)."""
 
@@ -279,5 +308,6 @@ LAYERS = (
     Layer("crosswalk", Crosswalk),
     Layer("capabilities", Capability),
     Layer("calendar", CalendarDay),
+    Layer("procedure_details", ProcedureDetailRow),
 )
 

@@ -152,3 +152,65 @@ def test_ogc_items_filters_and_paging(client) -> None:
 def test_openapi_is_served(client) -> None:
     spec = client.get("/openapi.json").json()
     assert "/v1/nearest" in spec["paths"] and "/collections/{collection_id}/items" in spec["paths"]
+
+
+# ---------------------------------------------------------------------------------------------- catalogue
+
+
+def test_procedure_detail_of_birth_registration(client) -> None:
+    body = client.get("/v1/procedures/1.001193").json()
+    names = [d["name"] for d in body["documents"]["submit"]]
+    assert any("Giấy chứng sinh" in n for n in names)
+    assert [c["kind"] for c in body["channels"]] == ["online", "post", "in_person"]
+    assert all(c["time"] and c["time"] != "not stated" for c in body["channels"])
+    assert body["portal_url"].startswith("https://dichvucong.gov.vn/")
+    assert body["where"]["place"] == "pasc" and body["where"]["locations"] >= 126
+    summary = body["summary"]
+    assert summary["online"] is True and summary["text"].startswith("Có thể nộp trực tuyến tại https://")
+    assert "Giấy chứng sinh" in summary["documents"] and body["handled_elsewhere"] is None
+    assert body["legal_basis"] and body["applicants"]
+
+
+@pytest.mark.parametrize(
+    ("q", "code"),
+    [
+        ("giay phep karaoke", "1.001029"),
+        ("Thủ tục đăng ký nhãn hiệu", "1.015002"),
+        ("tro cap that nghiep", "1.014748"),
+        ("1.001029", "1.001029"),
+        ("dang ki khai sinh", "1.001193"),
+        ("sổ đỏ", None),  # a synonym: the first hit is one of the land-certificate procedures
+    ],
+)
+def test_search_the_whole_catalogue(client, q: str, code: str | None) -> None:
+    found = client.get("/v1/procedures", params={"q": q, "limit": 5}).json()
+    assert found, q
+    first = found[0]
+    assert first["match"] and first["matched"] and first["rank"] == 1 and "summary" in first
+    if code is not None:
+        assert first["code"] == code
+    else:
+        assert first["match"] == "synonym"
+
+
+@pytest.mark.parametrize("q", ["", "   ", "x" * 500])
+def test_blank_or_huge_procedure_search_is_a_problem(client, q: str) -> None:
+    slug = "invalid-query" if len(q) < 10 else "invalid-parameter"
+    assert _problem(client.get("/v1/procedures", params={"q": q}), 422, slug)["detail"]
+
+
+def test_procedure_not_at_a_service_point_says_who_handles_it(client) -> None:
+    detail = client.get("/v1/procedures/1.015002").json()  # a trademark: Cục Sở hữu trí tuệ
+    elsewhere = detail["handled_elsewhere"]
+    assert elsewhere["kind"] == "not_at_pasc" and "Sở hữu trí tuệ" in elsewhere["agency"]
+    assert elsewhere["portal_url"].startswith("https://dichvucong.gov.vn/")
+    body = client.get(NEAREST, params={**HOAN_KIEM, "procedure": "1.015002", "at": MONDAY_MORNING}).json()
+    assert body["features"] == []
+    assert body["handled_elsewhere"]["agency"] == elsewhere["agency"]
+    assert body["handled_elsewhere"]["notes"][0]["code"] == "not_at_service_point"
+
+
+def test_catalogue_procedure_at_the_city_center_has_places(client) -> None:
+    body = client.get(NEAREST, params={**HOAN_KIEM, "procedure": "1.001029", "at": MONDAY_MORNING}).json()
+    assert body["features"] and {f["properties"]["kind"] for f in body["features"]} <= {"city_center", "branch"}
+    assert "handled_elsewhere" not in body and "summary" in body["procedure"]

@@ -61,3 +61,22 @@ def test_the_domain_never_imports_the_delivery_surfaces() -> None:
                 f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} {n}" for n in names if n.split(".")[0] == "app"
             ]
     assert offenders == []
+
+
+def test_procedure_verb_prints_the_record() -> None:
+    result = CliRunner().invoke(app, ["procedure", "1.001193"])
+    assert result.exit_code == 0, result.output
+    assert "Giấy chứng sinh" in result.output and "Trực tuyến" in result.output
+    assert "https://dichvucong.gov.vn/" in result.output
+    result = CliRunner().invoke(app, ["procedure", "1.015002", "--json"])
+    assert result.exit_code == 0 and '"handled_elsewhere"' in result.output and "Sở hữu trí tuệ" in result.output
+    assert CliRunner().invoke(app, ["procedure", "9.999999"]).exit_code != 0
+
+
+def test_nearest_and_ask_name_the_agency_of_a_procedure_not_at_a_service_point() -> None:
+    result = CliRunner().invoke(app, ["nearest", "--lat", "21.0285", "--lon", "105.8542", "--procedure", "1.015002"])
+    assert result.exit_code == 0, result.output
+    assert "Cục Sở hữu trí tuệ" in result.output and "https://dichvucong.gov.vn/" in result.output
+    result = CliRunner().invoke(app, ["ask", "giấy phép karaoke ở phường Cầu Giấy", "--at", "2026-03-02T09:30+07:00"])
+    assert result.exit_code == 0, result.output
+    assert "1.001029" in result.output and "tóm tắt:" in result.output

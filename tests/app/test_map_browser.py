@@ -662,3 +662,22 @@ def test_failed_search_is_said_in_the_page_language(  # type: ignore[no-untyped-
         assert watch.page_errors == [] and watch.external == []
     finally:
         context.close()
+
+
+def test_procedure_panel_shows_what_to_bring_and_who_handles_it(browser: Browser, base_url: str, settings) -> None:  # type: ignore[no-untyped-def]
+    for lang, bring, online, handled in (
+        ("vi", "Cần mang", "Nộp trực tuyến", "Nơi giải quyết: Cục Sở hữu trí tuệ"),
+        ("en", "Bring", "File online", "Handled by: Cục Sở hữu trí tuệ"),
+    ):
+        context, page, _watch = _open(browser, settings, f"{base_url}/map?at={AT_Q}&lang={lang}", **PHONE)
+        try:
+            _choose_procedure(page, "khai sinh", "1.001193")
+            chosen = page.locator("#gandan-procedure-chosen")
+            text = chosen.inner_text()
+            assert bring in text and "Giấy chứng sinh" in text and online in text, text
+            assert chosen.locator("a[href^='https://dichvucong.gov.vn/']").count() == 1
+            _choose_procedure(page, "nhan hieu", "1.015002")  # a trademark: not at any office
+            text = page.locator("#gandan-procedure-chosen").inner_text()
+            assert handled in text, text
+        finally:
+            context.close()

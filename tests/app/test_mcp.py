@@ -191,3 +191,23 @@ def test_streamable_http_transport_with_the_sdk_client(http_server: str) -> None
     listed, found = _call(http_server, steps)
     assert set(TOOLS) <= {t.name for t in listed.tools}
     assert found.structured_content["commune"]["code"] == "00004"
+
+
+def test_procedure_details_tool(mcp_server) -> None:  # type: ignore[no-untyped-def]
+    async def steps(client: Client) -> Any:
+        return (
+            await client.call_tool("procedure_details", {"code": "1.001193"}),
+            await client.call_tool("procedure_details", {"code": "1.015002"}),
+            await client.call_tool(
+                "find_nearest_service_point", {"procedure": "giấy phép karaoke", "place": "phường Cầu Giấy", "at": AT}
+            ),
+        )
+
+    birth, trademark, karaoke = _call(mcp_server, steps)
+    assert not birth.is_error and "Giấy chứng sinh" in birth.structured_content["summary"]["documents"]
+    assert [c["kind"] for c in birth.structured_content["channels"]] == ["online", "post", "in_person"]
+    assert "Sở hữu trí tuệ" in trademark.content[0].text
+    assert trademark.structured_content["handled_elsewhere"]["portal_url"].startswith("https://dichvucong.gov.vn/")
+    data = karaoke.structured_content
+    assert data["understood"]["procedure"]["code"] == "1.001029" and data["places"]
+    assert {p["id"].split("-")[0] for p in data["places"]} and data["procedure_summary"]["portal_url"]

@@ -54,7 +54,10 @@ MIXED_HOURS = [
     "Mo-Fr 13:00-17:00; PH 08:00-11:00",
     "Sa,Su 08:00-12:00",
 ]
-LAYERS = ("communes", "legacy_units", "crosswalk", "service_points", "procedures", "capabilities", "calendar")
+LAYERS = (
+    "communes", "legacy_units", "crosswalk", "service_points", "procedures", "capabilities", "calendar",
+    "procedure_details",
+)  # fmt: skip
 
 
 def _engine(url: str) -> sa.Engine:
@@ -457,3 +460,17 @@ def test_a_dead_pooled_connection_is_retried_without_pre_ping(loaded, postgis_ur
         assert "retrying on a fresh one" in caplog.text
     finally:
         pg.close()
+
+
+def test_catalogue_search_and_details_match_the_embedded_engine(finder, backend, settings, index) -> None:
+    embedded, stored = Service(finder, settings), Service(backend, settings)
+    assert len(backend.index.procedures) == len(index.procedures) >= 4000
+    assert len(backend.index.procedure_details) == len(index.procedure_details) >= 1500
+    for q in ("giay phep karaoke", "sổ đỏ", "1.0011", "tro cap that nghiep", "dang ki khai sinh", "nhãn hiệu"):
+        assert stored.search_procedures(q, 10) == embedded.search_procedures(q, 10), q
+    for code in ("1.001193", "1.001029", "1.015002", "1.014748", "1.013076"):
+        assert stored.procedure_detail(code) == embedded.procedure_detail(code), code
+    at = datetime(2026, 3, 2, 9, 30, tzinfo=TZ)
+    for code in ("1.015002", "1.001029"):
+        a = embedded.to_feature_collection(embedded.nearest(105.8542, 21.0285, code, at))
+        assert a == stored.to_feature_collection(stored.nearest(105.8542, 21.0285, code, at)), code
