@@ -43,11 +43,26 @@ class Settings(BaseSettings):
     network_max_snap_m: float = Field(default=500.0, description="Farthest snap from a point to a usable road.")
     network_cache_size: int = Field(default=32, description="Multi-source results kept per mode (LRU).")
     network_speeds: Path | None = Field(default=None, description="Speeds/access TOML overriding the default.")
+    state_dir: Path | None = Field(
+        default=None, description="Live staff state (staff.sqlite: tokens, changes, audit); default build/state."
+    )
+    staff_database_url: str | None = Field(
+        default=None,
+        description="PostGIS backend: URL of a role that may write the staff tables (default database_url).",
+    )
+    live_poll_s: float = Field(
+        default=1.0, description="How often each worker checks for a new index or new staff changes (seconds)."
+    )
 
     @property
     def index_dir(self) -> Path:
         """Folder of the built index artifact."""
         return self.build_dir / "index"
+
+    @property
+    def staff_dir(self) -> Path:
+        """Folder of the live staff state (``GANDAN_STATE_DIR``, default ``build/state``)."""
+        return self.state_dir or self.build_dir / "state"
 
     @property
     def network_dir(self) -> Path:

@@ -31,15 +31,18 @@ from typing import Any, Literal
 
 from geo.changes import Change, with_id
 from geo.errors import GandanError, NotFound
+from geo.settings import Settings
 
 __all__ = [
     "ROLES",
     "TOKEN_CACHE_S",
     "AuditEntry",
+    "Forbidden",
     "InvalidToken",
     "Role",
     "SqliteStaffStore",
     "StaffToken",
+    "open_staff_store",
 ]
 
 Role = Literal["editor", "admin"]
@@ -89,6 +92,14 @@ CREATE TRIGGER IF NOT EXISTS audit_append_only_u BEFORE UPDATE ON audit
 CREATE TRIGGER IF NOT EXISTS audit_append_only_d BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
+
+
+class Forbidden(GandanError):
+    """The token is valid but its role may not do this."""
+
+    type = "forbidden"
+    title = "Not allowed"
+    status = 403
 
 
 class InvalidToken(GandanError):
@@ -393,3 +404,19 @@ def _audit_entry(row: sqlite3.Row) -> AuditEntry:
         after=json.loads(row["after"]) if row["after"] else None,
         reason=row["reason"],
     )
+
+
+def open_staff_store(settings: Settings) -> Any:
+    """The staff store of the configured backend: SQLite in `Settings.staff_dir` (embedded), else PostGIS.
+
+    The PostGIS store writes with ``GANDAN_STAFF_DATABASE_URL`` (default ``GANDAN_DATABASE_URL``): the
+    API's reader role cannot write, so a deployment gives the API a role that may append to the staff tables.
+    """
+    if settings.backend == "postgis":
+        from geo.store.staff_pg import PostgisStaffStore
+
+        url = settings.staff_database_url or settings.database_url
+        if not url:
+            raise ValueError("the postgis staff store needs GANDAN_STAFF_DATABASE_URL or GANDAN_DATABASE_URL")
+        return PostgisStaffStore(url)
+    return SqliteStaffStore(settings.staff_dir / "staff.sqlite")
