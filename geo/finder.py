@@ -152,8 +152,8 @@ class Finder:
         self._trees: dict[str, cKDTree] = {}
         self._scan_of: dict[tuple[str, int], _Scan] = {}
         if shared_from is not None:
-            self.locator = shared_from.locator
-            self._service_area = shared_from._service_area
+            self.locator: CommuneLocator = shared_from.locator
+            self._service_area: shapely.Geometry = shared_from._service_area
             return
         self.locator = CommuneLocator(index.communes)
         metric_outline = shapely.transform(
