@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from geo.changes import Change, with_id
 from geo.errors import GandanError, NotFound
@@ -170,7 +170,7 @@ class StaffStore:
     """
 
     name = "sql"
-    _tables = {"tokens": "tokens", "changes": "changes", "audit": "audit"}
+    _tables: ClassVar[dict[str, str]] = {"tokens": "tokens", "changes": "changes", "audit": "audit"}
     _placeholder = "?"
 
     def __init__(self) -> None:
@@ -293,7 +293,8 @@ class StaffStore:
             stored = with_id(change, f"chg-{seq:06d}", actor, now)
             body = json.dumps(stored.to_json(), ensure_ascii=False, sort_keys=True)
             conn.execute(
-                "INSERT INTO {changes} (seq, id, kind, place_id, body, author, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO {changes} (seq, id, kind, place_id, body, author, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (seq, stored.id, stored.kind, stored.place_id, body, actor, now.isoformat()),
             )
             before = None

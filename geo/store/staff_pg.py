@@ -14,7 +14,7 @@ reader role may only read.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 from sqlalchemy.engine import make_url
@@ -59,7 +59,7 @@ class PostgisStaffStore(StaffStore):
     """
 
     name = "postgis"
-    _tables = {"tokens": "staff_tokens", "changes": "staff_changes", "audit": "staff_audit"}
+    _tables: ClassVar[dict[str, str]] = {"tokens": "staff_tokens", "changes": "staff_changes", "audit": "staff_audit"}
     _placeholder = "%s"
 
     def __init__(self, database_url: str) -> None:

@@ -173,7 +173,8 @@ def test_concurrent_writers_lose_nothing(make_store: MakeStore) -> None:
 def test_every_acknowledged_write_survives_sigkill(store: StaffStore, make_store: MakeStore, tmp_path: Path) -> None:
     acks = tmp_path / "acks.txt"
     if isinstance(store, SqliteStaffStore):
-        opener = f"from geo.store.staff import SqliteStaffStore as S; store = S(__import__('pathlib').Path({str(store.path)!r}))"
+        path = str(store.path)
+        opener = f"from geo.store.staff import SqliteStaffStore as S; store = S(__import__('pathlib').Path({path!r}))"
     else:
         opener = f"from geo.store.staff_pg import PostgisStaffStore as S; store = S({store.url!r})"  # type: ignore[attr-defined]
     script = textwrap.dedent(f"""
