@@ -90,6 +90,11 @@ def create_app(
     app.include_router(ogc.router)
     app.include_router(ask.router)  # free-text questions: /v1/ask
     app.include_router(planner.router)  # coverage for planners: /v1/coverage, /planner
-    staff.install(app, signin_per_minute=signin_per_minute, writes_per_minute=writes_per_minute)  # /v1/staff, /staff
+    settings = app.state.service.settings
+    staff.install(
+        app,
+        signin_per_minute=signin_per_minute or settings.staff_signin_failures_per_minute,
+        writes_per_minute=writes_per_minute or settings.staff_writes_per_minute,
+    )  # /v1/staff, /staff
     pages.install(app)  # /map, its data layers, and /static/vendor (self-hosted folium assets)
     return app

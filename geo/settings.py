@@ -48,7 +48,14 @@ class Settings(BaseSettings):
     )
     staff_database_url: str | None = Field(
         default=None,
-        description="PostGIS backend: URL of a role that may write the staff tables (default database_url).",
+        description=(
+            "URL of a PostGIS role that may write the staff tables; when set, staff state lives there "
+            "(default with the postgis backend: database_url; else SQLite in state_dir)."
+        ),
+    )
+    staff_writes_per_minute: int = Field(default=600, description="Staff writes allowed per client and worker.")
+    staff_signin_failures_per_minute: int = Field(
+        default=10, description="Failed staff sign-ins allowed per client and worker before 429."
     )
     live_poll_s: float = Field(
         default=1.0, description="How often each worker checks for a new index or new staff changes (seconds)."

@@ -453,12 +453,13 @@ def _audit_entry(row: Any) -> AuditEntry:
 
 
 def open_staff_store(settings: Settings) -> Any:
-    """The staff store of the configured backend: SQLite in `Settings.staff_dir` (embedded), else PostGIS.
+    """The configured staff store: PostGIS when ``GANDAN_STAFF_DATABASE_URL`` is set or the backend is postgis,
+    else SQLite in `Settings.staff_dir`.
 
     The PostGIS store writes with ``GANDAN_STAFF_DATABASE_URL`` (default ``GANDAN_DATABASE_URL``): the
     API's reader role cannot write, so a deployment gives the API a role that may append to the staff tables.
     """
-    if settings.backend == "postgis":
+    if settings.staff_database_url or settings.backend == "postgis":
         from geo.store.staff_pg import PostgisStaffStore
 
         url = settings.staff_database_url or settings.database_url
