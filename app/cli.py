@@ -404,7 +404,7 @@ def staff_token_create(
     """Create a token and print it once (only its hash is stored)."""
     if role not in ("editor", "admin"):
         _fail(f"--role must be editor or admin, not {role!r}")
-    secret, record = _staff_store().create_token(name, role, days=days, created_by="cli")  # type: ignore[arg-type]
+    secret, record = _staff_store().create_token(name, role, days=days, created_by="cli")
     err.print(
         f"token {record.id} for {record.name} ({record.role}), valid until {record.expires_at:%Y-%m-%d}; "
         "shown once, keep it safe:",
