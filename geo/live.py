@@ -244,6 +244,8 @@ class Live:
         """Start the polling thread (idempotent); it ends with `stop` or when this object is collected."""
         if self._thread is not None and self._thread.is_alive():
             return
+        if isinstance(self.source, FixedSource) and self.staff is None:
+            return  # nothing can change
         self._stop.clear()
         ref = weakref.ref(self)
         stop, poll_s = self._stop, self.poll_s
