@@ -195,8 +195,10 @@ def serve(settings: Settings, workers: int = 2, env: dict[str, str] | None = Non
         **(env or {}),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1"]
-        + ["--port", str(port), "--workers", str(workers), "--log-level", "warning"],
+        [
+            *(sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1"),
+            *("--port", str(port), "--workers", str(workers), "--log-level", "warning"),
+        ],
         env=environ,
         cwd=ROOT,
     )
