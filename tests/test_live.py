@@ -6,6 +6,7 @@ import concurrent.futures
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -201,6 +202,7 @@ def serve(settings: Settings, workers: int = 2, env: dict[str, str] | None = Non
         ],
         env=environ,
         cwd=ROOT,
+        start_new_session=True,  # its own process group: `stop` (and a SIGKILL test) reach every worker
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -212,16 +214,24 @@ def serve(settings: Settings, workers: int = 2, env: dict[str, str] | None = Non
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    proc.kill()
+    stop(proc, signal.SIGKILL)
     raise AssertionError("the server did not start within 90 s")
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """Send ``sig`` to the server and its workers, and wait for the server."""
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)
 
 
 @pytest.fixture()
 def server(build_dir: Settings) -> Iterator[str]:
     proc, url = serve(build_dir)
     yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    stop(proc)
 
 
 def _built_at_of_every_worker(url: str, tries: int = 40) -> set[str]:
