@@ -249,6 +249,12 @@
   function popupHtml(props) {
     var lines = ['<div class="gandan-popup">', '<div class="gandan-name">' + esc(props.name) + "</div>"];
     lines.push("<div>" + stateLine(props) + "</div>");
+    if (props.state_reason) {
+      lines.push('<div class="gandan-reason">' + esc(props.state_reason) + "</div>");
+    }
+    (props.notices || []).forEach(function (notice) {
+      lines.push('<div class="gandan-notice">' + esc(notice.text) + "</div>"); // staff notices (geo.changes)
+    });
     lines.push("<div>" + todayLine(props) + "</div>");
     if (props.distance_m !== undefined) {
       lines.push("<div>" + travelLine(props) + "</div>");

@@ -360,7 +360,7 @@ STAFF_JS = PAGES_DIR / "staff.js"
 
 
 @pages.get("/staff", response_class=HTMLResponse, summary="The staff page")
-def staff_page(lang: Annotated[Lang, Query(description="Page language.")] = "vi") -> HTMLResponse:
+def staff_page(service: ServiceDep, lang: Annotated[Lang, Query(description="Page language.")] = "vi") -> HTMLResponse:
     """Sign in with a token, find a place, correct it, see the audit (Vietnamese first)."""
     strings = STRINGS[lang]
     texts = {k[len("staff_") :]: v for k, v in strings.items() if k.startswith("staff_")}
@@ -369,7 +369,12 @@ def staff_page(lang: Annotated[Lang, Query(description="Page language.")] = "vi"
         s=texts,
         lang=lang,
         other_href="/staff?lang=en" if other == "en" else "/staff",
-        config={"lang": lang, "strings": texts},
+        config={
+            "lang": lang,
+            "strings": texts,
+            "tile_url": service.settings.tile_url,
+            "tile_attribution": service.settings.tile_attribution,
+        },
         script=f"/staff/staff.js?v={int(Path(STAFF_JS).stat().st_mtime)}",
     )
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
