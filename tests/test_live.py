@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
 import random
@@ -220,10 +221,8 @@ def serve(settings: Settings, workers: int = 2, env: dict[str, str] | None = Non
 
 def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
     """Send ``sig`` to the server and its workers, and wait for the server."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
     proc.wait(timeout=30)
 
 

@@ -80,7 +80,7 @@ def _status(page: Page) -> str:
 
 
 def test_sign_in_move_close_audit_and_undo(staff_server: tuple, browser: Browser, output_dir: Path) -> None:
-    url, store, service = staff_server
+    url, store, _service = staff_server
     token, _ = store.create_token("Lan", "editor")
     page, problems = _page(browser, f"{url}/staff")
     assert page.locator("html").get_attribute("lang") == "vi"
