@@ -43,7 +43,15 @@ from geo.catalog import Catalog
 from geo.changes import Change, Overlay, active_changes, overlay_points
 from geo.finder import Finder
 from geo.hours import OpeningState, ensure_aware
-from geo.ranking import MAX_ENGINE_K, STATE_RANK, NearestResult, Ranked, build_result, rank_key
+from geo.ranking import (
+    MAX_ENGINE_K,
+    NO_CAPABLE_POINT_NOTE,
+    STATE_RANK,
+    NearestResult,
+    Ranked,
+    build_result,
+    rank_key,
+)
 from geo.settings import Settings
 
 if TYPE_CHECKING:
@@ -327,6 +335,8 @@ class OverlayBackend:
                 for change in changes:
                     self.unavailable.setdefault(code, []).append((row, change.starts, change.ends))
         self._capable_memo: dict[tuple[str, frozenset[int]], np.ndarray] = {}
+        # The embedded engine rebuilt on the overlay numbers its rows as we do: its answers need no mapping.
+        self._same_table = getattr(base, "catalog", None) is catalog
 
     def __getattr__(self, name: str) -> Any:  # locator, nearest_many, engine, ...: the base's
         return getattr(self.base, name)
@@ -399,7 +409,18 @@ class OverlayBackend:
         out = self.unavailable_at(code, at)
         stale = [r for r in capable.tolist() if r in self.stale_rows] if self.stale_rows else []
         if not out and not stale:
-            return self._same_rows(self.base.nearest(lon, lat, procedure, at, k=k, open_only=open_only))
+            result = self.base.nearest(lon, lat, procedure, at, k=k, open_only=open_only)
+            return result if self._same_table else self._same_rows(result)
+        if not stale:
+            # Only rows left out: the base ranks the others exactly; ask for as many more as are left out.
+            result = self.base.nearest(lon, lat, procedure, at, k=min(k + len(out), MAX_ENGINE_K), open_only=open_only)
+            if not self._same_table:
+                result = self._same_rows(result)
+            result.matches = [m for m in result.matches if m.row not in out][:k]
+            result.k = k
+            if len(capable) == len(out) and NO_CAPABLE_POINT_NOTE not in result.notes:
+                result.notes = [NO_CAPABLE_POINT_NOTE, *result.notes]
+            return result
         touched = out.union(stale)
         extra = len(touched)
         result = self.base.nearest(lon, lat, procedure, at, k=min(k + extra, MAX_ENGINE_K), open_only=open_only)
