@@ -555,4 +555,6 @@ def get_service() -> Service:
     settings = get_settings()
     staff = open_staff_store(settings)
     source = PostgisSource(settings) if settings.backend == "postgis" else IndexLinkSource(settings)
-    return Service(settings=settings, live=Live(source, staff, poll_s=settings.live_poll_s), staff=staff)
+    live = Live(source, staff, poll_s=settings.live_poll_s)
+    live.start()  # long-lived users (the API, MCP) follow new builds and staff changes
+    return Service(settings=settings, live=live, staff=staff)

@@ -26,7 +26,7 @@ from geo.changes import Change, overlay_points
 from geo.finder import Finder
 from geo.hours import TZ
 from geo.index import Index, write_index
-from geo.live import IndexLinkSource, Live, OverlayBackend, overlaid_backend
+from geo.live import IndexLinkSource, Live, OverlayBackend, PostgisSource, overlaid_backend
 from geo.settings import Settings
 from geo.store.staff import SqliteStaffStore
 
@@ -288,3 +288,65 @@ def test_a_rebuilt_index_is_served_without_restart_and_without_a_failed_request(
     assert failures == [] and done[0] > 100
     health = httpx.get(f"{server}/healthz").json()
     assert health["status"] == "ok" and health["refresh_error"] is None
+
+
+# ============================================================================================ PostGIS
+@pytest.mark.postgis
+def test_postgis_live_state_follows_loads_and_staff_changes(postgis_url: Any, index: Index, finder: Finder) -> None:
+    """On PostGIS: a staff closure and move are served (re-ranked exactly), and a new load is picked up."""
+    from geo.store.load import load_index
+    from geo.store.staff_pg import PostgisStaffStore
+    from tests.store.test_staff import migrated_staff_url
+    from tests.test_postgis import _variant
+
+    served = "test-live"
+    variant = _variant(index, served)
+    load_index(variant, postgis_url.loader_url)
+    store = PostgisStaffStore(migrated_staff_url(postgis_url))
+    settings = Settings(backend="postgis", database_url=postgis_url.reader_url, boundary_set=served)
+    live = Live(PostgisSource(settings), store)
+    first = live.state
+    assert live.check() is False
+    # Close the nearest place and move the third one next to the origin (changes in force now: ended ones
+    # are not laid over).
+    lon, lat = 105.85, 21.03
+    when = datetime.now(TZ).replace(hour=9, minute=30, second=0, microsecond=0) + timedelta(days=7)
+    while when.weekday() != 1:  # a Tuesday morning
+        when += timedelta(days=1)
+    top = [m.id for m in first.backend.nearest(lon, lat, BIRTH, when, k=3).matches]
+    store.add_change(
+        Change(
+            id="",
+            kind="closure",
+            place_id=top[0],
+            reason="Họp",
+            starts=when - timedelta(hours=1),
+            ends=when + timedelta(hours=1),
+        ),
+        actor="t",
+    )
+    store.add_change(
+        Change(
+            id="",
+            kind="location",
+            place_id=top[2],
+            reason="đo lại",
+            lon=lon + 0.0005,
+            lat=lat,
+            precision="approximate",
+            method="staff_map",
+            measured="map",
+        ),
+        actor="t",
+    )
+    assert live.check() is True and live.state.base is first.base
+    got = live.state.backend.nearest(lon, lat, BIRTH, when, k=5)
+    truth = Finder(replace(variant, service_points=overlay_points(finder.points, store.changes()).points))
+    assert [m.id for m in got.matches] == [m.id for m in truth.nearest(lon, lat, BIRTH, when, k=5).matches]
+    assert got.matches[0].id == top[2] and got.matches[0].distance_m < 60
+    states = {m.id: m.state.state for m in got.matches}
+    assert states.get(top[0], "closed") == "closed"
+    # A new load: a new base, the changes laid over it again.
+    load_index(variant, postgis_url.loader_url)
+    assert live.check() is True and live.state.base is not first.base
+    assert [m.id for m in live.state.backend.nearest(lon, lat, BIRTH, when, k=5).matches] == [m.id for m in got.matches]
