@@ -29,7 +29,7 @@ def upgrade() -> None:
     """Create the staff tables and their append-only triggers."""
     op.create_table(
         "staff_tokens",
-        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("id", sa.Text),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("role", sa.Text, sa.CheckConstraint("role IN ('editor', 'admin')"), nullable=False),
         sa.Column("salt", sa.LargeBinary, nullable=False),
@@ -38,20 +38,23 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.Text, nullable=False),
         sa.Column("revoked_at", sa.Text),
         sa.Column("created_by", sa.Text, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_staff_tokens"),
     )
     op.create_table(
         "staff_changes",
-        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
-        sa.Column("id", sa.Text, nullable=False, unique=True),
+        sa.Column("seq", sa.BigInteger, autoincrement=False),
+        sa.Column("id", sa.Text, nullable=False),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("place_id", sa.Text, nullable=False),
         sa.Column("body", sa.Text, nullable=False),
         sa.Column("author", sa.Text, nullable=False),
         sa.Column("created_at", sa.Text, nullable=False),
+        sa.PrimaryKeyConstraint("seq", name="pk_staff_changes"),
+        sa.UniqueConstraint("id", name="uq_staff_changes_id"),
     )
     op.create_table(
         "staff_audit",
-        sa.Column("seq", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("seq", sa.BigInteger, sa.Identity()),
         sa.Column("at", sa.Text, nullable=False),
         sa.Column("actor", sa.Text, nullable=False),
         sa.Column("action", sa.Text, nullable=False),
@@ -59,9 +62,10 @@ def upgrade() -> None:
         sa.Column("before", sa.Text),
         sa.Column("after", sa.Text),
         sa.Column("reason", sa.Text, nullable=False, server_default=""),
+        sa.PrimaryKeyConstraint("seq", name="pk_staff_audit"),
     )
-    op.create_index("staff_audit_target", "staff_audit", ["target"])
-    op.create_index("staff_audit_actor", "staff_audit", ["actor"])
+    op.create_index("ix_staff_audit_target", "staff_audit", ["target"])
+    op.create_index("ix_staff_audit_actor", "staff_audit", ["actor"])
     op.execute(
         """
         CREATE FUNCTION staff_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
