@@ -173,7 +173,7 @@ class Service:
                 raise ValueError("give a backend or a live state")
             live = Live(FixedSource(backend), staff, poll_s=self.settings.live_poll_s)
         self.live = live
-        self.staff = staff if staff is not None else live.staff
+        self.staff: Any = staff if staff is not None else live.staff  # a `geo.store.staff.StaffStore`, or None
         # read on every request (`app.dependencies.call_backend`): a plain attribute; the kind never changes
         self.does_io = live.state.backend.does_io
         self._networks: dict[str, Any] = {}

@@ -38,7 +38,7 @@ from app.errors import problem
 from app.routes.pages import PAGES_DIR, STRINGS, Lang
 from app.schemas import Problem
 from geo.changes import Change, active_changes, validate_change
-from geo.errors import BackendUnavailable, DataValidationError, GandanError
+from geo.errors import BackendUnavailable, DataValidationError, GandanError, NotFound
 from geo.service import Service
 from geo.store.staff import Forbidden, InvalidToken, StaffToken
 
@@ -117,6 +117,11 @@ def _store(service: Service) -> Any:
     return service.staff
 
 
+def _changes_of(service: Service) -> list[Change]:
+    """Every stored change (none when this server keeps no staff state)."""
+    return [] if service.staff is None else list(service.staff.changes())
+
+
 def signed_in(request: Request, service: ServiceDep) -> StaffToken:
     """The token of the request (any role); 401 (and a counted failure) otherwise."""
     signin, _ = _limits(request)
@@ -129,7 +134,9 @@ def signed_in(request: Request, service: ServiceDep) -> StaffToken:
     try:
         if scheme.lower() != "bearer" or not bearer.strip():
             raise InvalidToken("sign in: send Authorization: Bearer <token>")
-        return _store(service).verify(bearer.strip())
+        if service.staff is None:  # no staff state here: no token can be valid
+            raise InvalidToken("the token is not valid")
+        return service.staff.verify(bearer.strip())
     except InvalidToken:
         signin.hit(client)
         raise
@@ -238,15 +245,14 @@ def create_change(body: ChangeIn, service: ServiceDep, token: EditorDep) -> JSON
     return JSONResponse(_public(stored), status_code=201, headers={"Location": f"/v1/staff/changes/{stored.id}"})
 
 
-@router.get("/changes", summary="Changes in force (or all)")
+@router.get("/changes", responses={422: _PROBLEM}, summary="Changes in force (or all)")
 def list_changes(
     service: ServiceDep,
     status: Annotated[Literal["active", "all"], Query(description="active: in force now; all: ever made.")] = "active",
     place: Annotated[str | None, Query(max_length=64, description="Only this place's.")] = None,
 ) -> list[dict[str, Any]]:
     """The changes (public: citizens see their effects anyway); newest first."""
-    store = _store(service)
-    changes = store.changes()
+    changes = _changes_of(service)
     if status == "active":
         changes = active_changes(changes, now=datetime.now().astimezone())
     if place:
@@ -254,10 +260,12 @@ def list_changes(
     return [_public(c) for c in reversed(changes)]
 
 
-@router.get("/changes/{change_id}", responses={404: _PROBLEM}, summary="One change")
+@router.get("/changes/{change_id}", responses={404: _PROBLEM, 422: _PROBLEM}, summary="One change")
 def get_change(service: ServiceDep, change_id: Annotated[str, PathParam(max_length=32)]) -> dict[str, Any]:
     """One change by id."""
-    return _public(_store(service).change(change_id))
+    if service.staff is None:
+        raise NotFound(f"no change has the id {change_id!r}")
+    return _public(service.staff.change(change_id))
 
 
 @router.post("/changes/{change_id}/undo", status_code=201, responses=WRITE_PROBLEMS, summary="Undo a change")
@@ -283,7 +291,7 @@ def orphans(service: ServiceDep) -> list[dict[str, Any]]:
     return orphan_report(service.state.orphans)
 
 
-@router.get("/places", summary="Places staff can change")
+@router.get("/places", responses={422: _PROBLEM}, summary="Places staff can change")
 def places(
     service: ServiceDep, q: Annotated[str | None, Query(max_length=200, description="Words of the name.")] = None
 ) -> list[dict[str, Any]]:
