@@ -99,6 +99,7 @@ def test_sign_in_move_close_audit_and_undo(staff_server: tuple, browser: Browser
     place_id = page.locator("#staff-places li[data-id]").first.get_attribute("data-id")
     page.locator("#staff-places li[data-id]").first.click()
     page.wait_for_selector(f"body[data-place='{place_id}']")
+    page.wait_for_timeout(800)  # the map flies to the place: drag once it is still
     marker = page.locator(".leaflet-marker-icon").first
     box = marker.bounding_box()
     assert box is not None
