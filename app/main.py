@@ -75,7 +75,8 @@ def create_app(
         svc: Service = request.app.state.service
         parts = svc.health()
         live = svc.live_health()
-        parts["live"] = "ok" if live["refresh_error"] is None else f"stale: {live['refresh_error']}"
+        if live["refresh_error"] is not None:  # the last rebuild failed: the previous state is served
+            parts["live"] = f"stale: {live['refresh_error']}"
         status = "ok" if all(v == "ok" for v in parts.values()) else "degraded"
         manifest = svc.index.manifest
         return {

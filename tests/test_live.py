@@ -162,6 +162,14 @@ def test_new_index_and_changes_are_picked_up_and_a_broken_one_changes_nothing(
     served = live.state
     assert live.check() is False
     assert live.state is served and live.error is not None
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from geo.service import Service
+
+    health = TestClient(create_app(Service(settings=build_dir, live=live))).get("/healthz").json()
+    assert health["status"] == "degraded" and health["parts"]["live"].startswith("stale: ")
+    assert health["built_at"] == "2099-01-01T00:00:00+00:00" and health["changes_version"] == 1
     # A fixed build is picked up and clears the error.
     _rebuilt(index, build_dir, "2099-01-02T00:00:00+00:00")
     assert live.check() is True and live.error is None
