@@ -272,7 +272,8 @@ class Layer:
 
 
 _META_COLUMNS = frozenset({"boundary_set", "position", "extra", "geom", "geom_utm"})
-# Insertion order respects the foreign keys (capabilities and crosswalk last).
+
+
 # ---------------------------------------------------------------------------------------------- staff state
 # Written by `geo.store.staff_pg` (times as ISO 8601 text, as in the SQLite store); changes and audit are
 # append-only by triggers (migration 0003_staff). Not part of a load: a new load leaves them as they are.
@@ -321,6 +322,7 @@ class StaffAudit(Base):
     reason: Mapped[str] = mapped_column(sa.Text, server_default="")
 
 
+# Insertion order respects the foreign keys (capabilities and crosswalk last).
 LAYERS = (
     Layer("communes", Commune, geometry=True, multi=True),
     Layer("legacy_units", LegacyUnit, geometry=True),
@@ -330,4 +332,3 @@ LAYERS = (
     Layer("capabilities", Capability),
     Layer("calendar", CalendarDay),
 )
-

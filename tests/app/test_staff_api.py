@@ -241,6 +241,27 @@ def test_a_closure_shows_on_every_surface_with_its_reason_verbatim(
     audit = api.get("/v1/staff/audit", headers=bearer(tokens["editor"]), params={"place": place}).json()
     assert audit[0]["reason"] == NASTY and audit[0]["actor"] == "Lan"
     assert api.get("/healthz").json()["changes_version"] >= 1
+    # MCP: the same state, the reason with the place.
+    import anyio
+    from mcp import Client
+
+    from app.mcp import build_server
+
+    async def ask_mcp() -> Any:
+        async with Client(build_server(staff_service)) as client:
+            return await client.call_tool(
+                "find_nearest_service_point",
+                {"procedure": code, "lat": 21.03, "lon": 105.85, "at": now, "k": 10},
+            )
+
+    result = anyio.run(ask_mcp)
+    mcp_places = result.structured_content["places"]
+    mcp_place = next(p for p in mcp_places if p["id"] == place)
+    assert (mcp_place["state"], mcp_place["state_reason"], mcp_place["change_ids"]) == (
+        "closed",
+        expected_reason,
+        [change_id],
+    )
 
 
 def test_undo_own_or_as_admin(api: TestClient, tokens: dict[str, str], staff_service: Service) -> None:
