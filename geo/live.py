@@ -216,6 +216,7 @@ class Live:
                 version = self.staff.version() if self.staff is not None else 0
                 self.checked_at = datetime.now(UTC)
                 if stamp == current.stamp and version == current.version:
+                    self.error = None  # what failed before (an unreachable database) is back: nothing is stale
                     return False
                 base = current.base if stamp == current.stamp else self.source.load()
                 state = self._overlaid(base, stamp)

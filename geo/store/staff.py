@@ -23,14 +23,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from geo.changes import Change, with_id
-from geo.errors import GandanError, NotFound
+from geo.errors import BackendUnavailable, GandanError, NotFound
 from geo.settings import Settings
 
 __all__ = [
@@ -170,6 +170,8 @@ class StaffStore:
     """
 
     name = "sql"
+    # Errors that mean "the storage cannot be reached now" (503), as opposed to a refused statement.
+    _unavailable: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
     _tables: ClassVar[dict[str, str]] = {"tokens": "tokens", "changes": "changes", "audit": "audit"}
     _placeholder = "?"
 
@@ -187,7 +189,8 @@ class StaffStore:
     def _conn(self) -> _Conn:
         conn: _Conn | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _Conn(self._connect(), self._q)
+            with _unavailable_on(self._unavailable):
+                conn = _Conn(self._connect(), self._q, self._unavailable)
             self._local.conn = conn
         return conn
 
@@ -197,13 +200,16 @@ class StaffStore:
     @contextmanager
     def _write(self) -> Iterator[_Conn]:
         conn = self._conn()
-        self._begin(conn.raw)
+        with _unavailable_on(self._unavailable):
+            self._begin(conn.raw)
         try:
             yield conn
         except BaseException:
-            conn.raw.execute("ROLLBACK")
+            with suppress(Exception):  # a connection that broke mid-transaction cannot roll back: it is gone
+                conn.raw.execute("ROLLBACK")
             raise
-        conn.raw.execute("COMMIT")
+        with _unavailable_on(self._unavailable):
+            conn.raw.execute("COMMIT")
 
     def close(self) -> None:
         """Close this thread's connection."""
@@ -415,12 +421,24 @@ class SqliteStaffStore(StaffStore):
 class _Conn:
     """A connection whose ``execute`` takes the store's portable statements."""
 
-    def __init__(self, raw: Any, q: Any) -> None:
+    def __init__(self, raw: Any, q: Any, unavailable: tuple[type[BaseException], ...]) -> None:
         self.raw = raw
         self._q = q
+        self._unavailable = unavailable
 
     def execute(self, statement: str, args: tuple[Any, ...] | list[Any] = ()) -> Any:
-        return self.raw.execute(self._q(statement), tuple(args))
+        with _unavailable_on(self._unavailable):
+            return self.raw.execute(self._q(statement), tuple(args))
+
+
+@contextmanager
+def _unavailable_on(errors: tuple[type[BaseException], ...]) -> Iterator[None]:
+    """Turn the storage's connection errors into `geo.errors.BackendUnavailable` (HTTP 503)."""
+    try:
+        yield
+    except errors as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise BackendUnavailable(f"the staff storage cannot be reached: {first}") from exc
 
 
 def _hash(secret: str, salt: bytes) -> bytes:

@@ -61,6 +61,7 @@ class PostgisStaffStore(StaffStore):
     name = "postgis"
     _tables: ClassVar[dict[str, str]] = {"tokens": "staff_tokens", "changes": "staff_changes", "audit": "staff_audit"}
     _placeholder = "%s"
+    _unavailable = (psycopg.OperationalError, psycopg.InterfaceError)
 
     def __init__(self, database_url: str) -> None:
         super().__init__()

@@ -202,3 +202,22 @@ def test_every_acknowledged_write_survives_sigkill(store: StaffStore, make_store
     assert len(acknowledged) >= 30
     stored = {c.id for c in make_store().changes()}
     assert set(acknowledged) <= stored
+
+
+@pytest.mark.postgis
+def test_postgis_store_answers_unavailable_when_cut_off_and_recovers(postgis_url: Any, postgis_outage: Any) -> None:
+    """Lost database: `BackendUnavailable` (503), never a crash; back: the next write works on a new connection."""
+    from geo.errors import BackendUnavailable
+    from geo.store.staff_pg import PostgisStaffStore
+
+    with pytest.raises(BackendUnavailable):
+        PostgisStaffStore("postgresql://nobody@127.0.0.1:1/none")
+    store = PostgisStaffStore(migrated_staff_url(postgis_url))
+    store.add_change(_closure(), actor="an")
+    with postgis_outage.down("gandan_loader"):
+        with pytest.raises(BackendUnavailable):
+            store.add_change(_closure(), actor="an")
+        with pytest.raises(BackendUnavailable):
+            store.version()
+    assert store.add_change(_closure(), actor="an").id == "chg-000002"
+    assert store.version() == 2
