@@ -25,6 +25,10 @@ db_app = typer.Typer(help="The PostGIS backend.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(network_app, name="network")
 app.add_typer(db_app, name="db")
+staff_app = typer.Typer(help="Staff sign-in tokens and folding staff changes back into the data.", no_args_is_help=True)
+token_app = typer.Typer(help="Sign-in tokens for the staff API and page.", no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
+staff_app.add_typer(token_app, name="token")
 
 err = Console(stderr=True)
 out = Console()
@@ -469,6 +473,82 @@ def mcp(
     if transport not in ("stdio", "http"):
         _fail(f"--transport must be stdio or http, not {transport!r}")
     run("http" if transport == "http" else "stdio", host=host, port=port)
+
+
+# ---------------------------------------------------------------------------------------------- staff
+def _staff_store() -> Any:
+    from geo.store.staff import open_staff_store
+
+    return open_staff_store(get_settings())
+
+
+@token_app.command("create")
+@domain_errors
+def staff_token_create(
+    name: Annotated[str, typer.Option(help="Who holds the token (shown in the audit).")],
+    role: Annotated[str, typer.Option(help="editor (makes changes) | admin (also tokens, anyone's undo).")] = "editor",
+    days: Annotated[int, typer.Option(help="Valid for this many days.")] = 90,
+) -> None:
+    """Create a token and print it once (only its hash is stored)."""
+    if role not in ("editor", "admin"):
+        _fail(f"--role must be editor or admin, not {role!r}")
+    secret, record = _staff_store().create_token(name, role, days=days, created_by="cli")
+    err.print(
+        f"token {record.id} for {record.name} ({record.role}), valid until {record.expires_at:%Y-%m-%d}; "
+        "shown once, keep it safe:",
+        highlight=False,
+    )
+    print(secret)
+
+
+@token_app.command("list")
+@domain_errors
+def staff_token_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Every token (never its secret)."""
+    tokens = [t.to_json() for t in _staff_store().tokens()]
+    if as_json:
+        print(json.dumps(tokens, ensure_ascii=False, indent=2))
+        return
+    table = Table("id", "name", "role", "expires", "state")
+    for t in tokens:
+        state = "revoked" if t["revoked_at"] else ("active" if t["active"] else "expired")
+        table.add_row(t["id"], t["name"], t["role"], t["expires_at"][:10], state)
+    out.print(table)
+
+
+@token_app.command("revoke")
+@domain_errors
+def staff_token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The token's id (gandan staff token list).")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit).")] = "",
+) -> None:
+    """Revoke a token (every worker refuses it within 5 s)."""
+    record = _staff_store().revoke_token(token_id, actor="cli", reason=reason)
+    out.print(f"revoked {record.id} ({record.name})", highlight=False)
+
+
+@staff_app.command("export")
+@domain_errors
+def staff_export(
+    dry_run: Annotated[bool, typer.Option(help="Print the diff instead of writing the file.")] = False,
+) -> None:
+    """Write the active staff changes into data/service_points.csv (review with git diff, commit, rebuild)."""
+    import difflib
+
+    from geo.changes import export_changes
+    from geo.registry import POINTS_FILE
+
+    path = get_settings().data_dir / POINTS_FILE
+    before = path.read_text("utf-8")
+    report = export_changes(before, _staff_store().changes())
+    if dry_run:
+        diff = difflib.unified_diff(before.splitlines(True), report.text.splitlines(True), str(path), str(path))
+        print("".join(diff), end="")
+    else:
+        path.write_text(report.text, "utf-8")
+    err.print(f"{len(report.exported)} change(s) folded into {path}", highlight=False)
+    for change in report.kept:
+        err.print(f"  kept in the overlay: {change.id} {change.kind} at {change.place_id}", highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m app.cli`

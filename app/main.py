@@ -8,19 +8,49 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.assets import REDOC_JS, SWAGGER_UI_CSS, SWAGGER_UI_FAVICON, SWAGGER_UI_JS, VENDOR_URL, require_web_assets
 from app.errors import install_error_handlers
-from app.routes import api, ask, ogc, pages, planner
+from app.routes import api, ask, ogc, pages, planner, staff
 from app.schemas import Health
 from geo import __version__
 from geo.service import Service, get_service
 
-__all__ = ["create_app"]
+__all__ = ["PinLiveState", "create_app"]
 
 
-def create_app(service: Service | None = None) -> FastAPI:
-    """Build the app on ``service`` (default: the configured backend, loaded now so errors show at start)."""
+class PinLiveState:
+    """ASGI middleware: each request works on the live state current when it arrived (`Service.pin`).
+
+    A new index or new staff changes swapped in meanwhile (`geo.live`) are for the next request, so no
+    answer mixes rows of two point tables.
+    """
+
+    def __init__(self, app: ASGIApp, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one HTTP request on the live state pinned at its start."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = self.service.pin()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.service.unpin(token)
+
+
+def create_app(
+    service: Service | None = None, *, signin_per_minute: int | None = None, writes_per_minute: int | None = None
+) -> FastAPI:
+    """Build the app on ``service`` (default: the configured backend, loaded now so errors show at start).
+
+    The service's live state is polled in the background from here on (`geo.live.Live.start`); the
+    staff rate limits default to `app.routes.staff`'s.
+    """
     app = FastAPI(
         title="gandan — gần dân",
         version=__version__,
@@ -35,15 +65,25 @@ def create_app(service: Service | None = None) -> FastAPI:
     )
     app.state.service = service or get_service()
     app.state.service.load_networks()
+    app.state.service.live.start()
     # Only large bodies (map layers, GeoJSON pages) are worth compressing; small answers go out as they are.
     app.add_middleware(GZipMiddleware, minimum_size=16_384)
+    app.add_middleware(PinLiveState, service=app.state.service)
     install_error_handlers(app)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     async def healthz(request: Request) -> Any:
-        """Liveness, and the state of each part (index, database)."""
+        """Liveness, the state of each part (index, database, live refresh), and what this worker serves.
+
+        ``built_at`` and ``changes_version`` are those of the state this worker serves; a failed
+        rebuild shows in ``parts.live`` (the previous state keeps serving) and orphaned staff changes
+        (their place was removed by a rebuild) in ``orphaned_changes``.
+        """
         svc: Service = request.app.state.service
         parts = svc.health()
+        live = svc.live_health()
+        if live["refresh_error"] is not None:  # the last rebuild failed: the previous state is served
+            parts["live"] = f"stale: {live['refresh_error']}"
         status = "ok" if all(v == "ok" for v in parts.values()) else "degraded"
         manifest = svc.index.manifest
         return {
@@ -51,13 +91,19 @@ def create_app(service: Service | None = None) -> FastAPI:
             "backend": svc.name,
             "parts": parts,
             "boundary_set": manifest.get("boundary_set"),
-            "built_at": manifest.get("built_at"),
+            **live,
         }
 
     app.include_router(api.router)
     app.include_router(ogc.router)
     app.include_router(ask.router)  # free-text questions: /v1/ask
     app.include_router(planner.router)  # coverage for planners: /v1/coverage, /planner
+    settings = app.state.service.settings
+    staff.install(
+        app,
+        signin_per_minute=signin_per_minute or settings.staff_signin_failures_per_minute,
+        writes_per_minute=writes_per_minute or settings.staff_writes_per_minute,
+    )  # /v1/staff, /staff
     pages.install(app)  # /map, its data layers, and /static/vendor (self-hosted folium assets)
     _install_docs(app)
     return app

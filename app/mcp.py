@@ -72,7 +72,10 @@ INSTRUCTIONS = (
     "When a tool says status 'ask', relay its question."
 )
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
-NEAREST_KEYS = ("id", "name", "address", "distance_m", "state", "opens_at", "closes_at", "commune")
+NEAREST_KEYS = (
+    *("id", "name", "address", "distance_m", "state", "opens_at", "closes_at", "commune"),
+    *("state_reason", "change_ids", "notices"),  # a staff change's reason, ids and notices (None elsewhere)
+)
 COVERAGE_KEYS = ("code", "name", "population", "share", "covered_population", "mean_cost", "p90_cost", "served_by_name")
 T = TypeVar("T")
 

@@ -27,6 +27,8 @@ Examples
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -46,8 +48,10 @@ __all__ = [
     "MAX_CHANGE_DAYS",
     "Change",
     "ChangeKind",
+    "ExportReport",
     "Overlay",
     "active_changes",
+    "export_changes",
     "hours_with_changes",
     "overlay_points",
     "validate_change",
@@ -432,3 +436,61 @@ def _notice(change: Change) -> dict[str, Any]:
 def with_id(change: Change, change_id: str, author: str, created_at: datetime) -> Change:
     """The submitted change as stored: its id, author and time assigned."""
     return replace(change, id=change_id, author=author, created_at=created_at)
+
+
+# --------------------------------------------------------------------------- export
+@dataclass(frozen=True)
+class ExportReport:
+    """What `export_changes` did: the patched CSV text, the changes folded in, and those it could not fold."""
+
+    text: str
+    exported: list[Change]
+    kept: list[Change]
+
+
+def export_changes(points_csv: str, changes: Sequence[Change], now: datetime | None = None) -> ExportReport:
+    """Fold the active ``changes`` into the authored ``service_points.csv`` text (a patch to review and commit).
+
+    Closures and special hours go into ``opening_hours`` as the same date-bound rules the overlay uses;
+    a location into ``lon, lat, location_precision, location_method, location_detail``; a notice into
+    ``note``. Each change's id is appended to the row's ``source`` (``staff:chg-000001``), so the file
+    says where the correction came from. A procedure unavailable for a while has no place in the CSV:
+    it is ``kept`` (stays in the overlay). Untouched rows are written back unchanged.
+    """
+    live = [c for c in active_changes(changes, now) if c.kind != "undo"]
+    reader = csv.DictReader(io.StringIO(points_csv))
+    fields = list(reader.fieldnames or [])
+    rows = list(reader)
+    by_id = {row["id"]: row for row in rows}
+    exported: list[Change] = []
+    kept: list[Change] = []
+    for place_id in dict.fromkeys(c.place_id for c in live):
+        row = by_id.get(place_id)
+        own = [c for c in live if c.place_id == place_id]
+        if row is None:
+            kept.extend(own)
+            continue
+        folded = [c for c in own if c.kind != "procedure_unavailable"]
+        kept.extend(c for c in own if c.kind == "procedure_unavailable")
+        if not folded:
+            continue
+        row["opening_hours"] = hours_with_changes(row["opening_hours"], folded) or ""
+        for change in folded:
+            if change.kind == "location" and change.lon is not None and change.lat is not None:
+                row.update(
+                    lon=f"{change.lon:.7f}".rstrip("0"),
+                    lat=f"{change.lat:.7f}".rstrip("0"),
+                    location_precision=change.precision or "approximate",
+                    location_method=change.method or "staff_map",
+                    location_detail=f"{change.measured} ({change.id}, {change.author})",
+                )
+            elif change.kind == "notice":
+                note = f"notice {change.id}: {change.notice}"
+                row["note"] = f"{row['note']}; {note}" if row.get("note") else note
+        row["source"] = " ; ".join([row["source"], *(f"staff:{c.id}" for c in folded)])
+        exported.extend(folded)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return ExportReport(text=buffer.getvalue(), exported=exported, kept=kept)

@@ -131,7 +131,9 @@ class Finder:
     name = "embedded"
     does_io = False  # answers from memory: the API runs its queries inline
 
-    def __init__(self, index: Index, calendar: Calendar | None = None) -> None:
+    def __init__(self, index: Index, calendar: Calendar | None = None, *, shared_from: Finder | None = None) -> None:
+        # ``shared_from``: a Finder on the same communes (an index whose points alone changed, e.g. staff
+        # changes laid over it); its commune locator and service area are reused (0.8 s of the 1.2 s).
         catalog = Catalog.from_index(index, calendar)
         self.catalog = catalog
         self.index = index
@@ -149,6 +151,10 @@ class Finder:
         self._commune_records = catalog.commune_records
         self._trees: dict[str, cKDTree] = {}
         self._scan_of: dict[tuple[str, int], _Scan] = {}
+        if shared_from is not None:
+            self.locator: CommuneLocator = shared_from.locator
+            self._service_area: shapely.Geometry = shared_from._service_area
+            return
         self.locator = CommuneLocator(index.communes)
         metric_outline = shapely.transform(
             self.locator.outline, lambda c: np.column_stack(_TO_METRIC.transform(c[:, 0], c[:, 1]))

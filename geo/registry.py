@@ -93,8 +93,9 @@ HOURS_SOURCES = frozenset({"sourced", "assumed"})
 LOCATION_PRECISIONS = frozenset({"exact", "approximate"})
 DERIVED_LOCATION_METHODS = frozenset({"street", "legacy_point", "commune_interior"})
 """Methods that estimate a location from an address; never ``exact``."""
-LOCATION_METHODS = DERIVED_LOCATION_METHODS | {"surveyed"}
-"""``surveyed``: measured on site (kept as is by ``geo.geocode``; the only way to ``exact``)."""
+LOCATION_METHODS = DERIVED_LOCATION_METHODS | {"surveyed", "staff_map"}
+"""``surveyed``: measured on site (kept as is by ``geo.geocode``; the only way to ``exact``); ``staff_map``: placed
+on the map by the office's staff (`geo.changes`, exported by ``gandan staff export``)."""
 
 _CODE = re.compile(r"^\d\.\d{6}$")
 _COMMUNE_CODE = re.compile(r"^\d{5}$")

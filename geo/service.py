@@ -10,6 +10,7 @@ Nothing here knows about HTTP.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar, Token
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -20,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import InvalidParameter, InvalidQuery, NotFound
-from geo.finder import Finder
 from geo.hours import LOOKAHEAD_DAYS, Calendar, OpeningState, hours_of_day
 from geo.index import Index
+from geo.live import FixedSource, IndexLinkSource, Live, LiveState, PostgisSource
 from geo.messages import message
 from geo.modes import ROAD_MODES, TRAVEL_MODES
 from geo.procedure_info import ProcedureInfo
@@ -156,22 +157,100 @@ def procedure_record(row: Mapping[str, Any] | pd.Series) -> dict[str, Any]:
     return out
 
 
+# The live state a request started with (`Service.pin`): one request never mixes two states.
+_PINNED: ContextVar[LiveState | None] = ContextVar("gandan_pinned_state", default=None)
+
+
 class Service:
     """The one query facade: nearest places (with network travel time), lookups, and their JSON forms.
 
-    Every delivery surface asks the service, never its backend directly.
+    Every delivery surface asks the service, never its backend directly. The backend is the current
+    `geo.live.LiveState`'s (swapped when a new index is built or staff change something); a surface that
+    makes several calls for one answer pins the state first (`pin`).
+
+    Parameters
+    ----------
+    backend
+        A fixed backend (tests, tools); or give ``live``.
+    settings
+        Default: the process's.
+    live
+        The live state to serve (see `geo.live.Live`); default: a fixed one on ``backend``.
+    staff
+        The staff store (`geo.store.staff`), when staff may change things (its changes are laid over
+        ``backend`` when ``live`` is not given).
     """
 
-    def __init__(self, backend: Backend, settings: Settings | None = None) -> None:
-        self.backend = backend
+    def __init__(
+        self,
+        backend: Backend | None = None,
+        settings: Settings | None = None,
+        *,
+        live: Live | None = None,
+        staff: Any = None,
+    ) -> None:
         self.settings = settings or get_settings()
-        self.does_io = backend.does_io  # read on every request (`app.dependencies.call_backend`): a plain attribute
+        if live is None:
+            if backend is None:
+                raise ValueError("give a backend or a live state")
+            live = Live(FixedSource(backend), staff, poll_s=self.settings.live_poll_s)
+        self.live = live
+        self.staff: Any = staff if staff is not None else live.staff  # a `geo.store.staff.StaffStore`, or None
+        # read on every request (`app.dependencies.call_backend`): a plain attribute; the kind never changes
+        self.does_io = live.state.backend.does_io
         self._networks: dict[str, Any] = {}
-        self._records: list[dict[str, Any]] = []
-        self._places: list[tuple[str, float, float]] = []
-        self._records_of: pd.DataFrame | None = None
+        # (points table, records, places) as one tuple: swapped whole, like the live state.
+        self._records_cache: tuple[pd.DataFrame | None, list[dict[str, Any]], list[tuple[str, float, float]]] = (
+            None,
+            [],
+            [],
+        )
         self._procedure_tools: tuple[pd.DataFrame, ProcedureSearch, ProcedureInfo, list[dict[str, Any]]] | None = None
         self.procedure_tools()  # the search index is built at start, never on a request
+
+    # ----------------------------------------------------------------- live state
+    @property
+    def state(self) -> LiveState:
+        """The live state this request works on (the pinned one, else the current one)."""
+        return _PINNED.get() or self.live.state
+
+    @property
+    def backend(self) -> Backend:
+        """The backend of `state`."""
+        return (_PINNED.get() or self.live.state).backend
+
+    def pin(self) -> Token[LiveState | None]:
+        """Work on the current state until `unpin`, whatever is swapped in meanwhile (per context)."""
+        return _PINNED.set(self.live.state)
+
+    def unpin(self, token: Token[LiveState | None]) -> None:
+        """Back to the current state."""
+        _PINNED.reset(token)
+
+    def refresh(self) -> bool:
+        """Check now for a new index or new staff changes (the polling thread does it every second)."""
+        return self.live.check()
+
+    def live_health(self) -> dict[str, Any]:
+        """What `/healthz` says of the live state: index built_at, change-log version, orphans, last error."""
+        state = self.state
+        from geo.live import orphan_report
+
+        return {
+            "built_at": state.built_at,
+            "index_stamp": state.stamp,
+            "changes_version": state.version,
+            "active_changes": len(state.changes),
+            "orphaned_changes": orphan_report(state.orphans),
+            "refresh_error": self.live.error,
+            "served_since": state.loaded_at.isoformat(timespec="seconds"),
+        }
+
+    def capable_at(self, code: str, at: datetime) -> np.ndarray:
+        """Rows that take procedure ``code`` at ``at`` (staff may make it unavailable at a place for a while)."""
+        backend = self.backend
+        capable_at = getattr(backend, "capable_at", None)
+        return backend.capable_rows(code) if capable_at is None else capable_at(code, at)
 
     # ----------------------------------------------------------------- backend
     @property
@@ -261,7 +340,7 @@ class Service:
     def _way_out(self, result: NearestResult, procedure: str, k: int, mode: str, route: bool) -> NearestResult:
         """``result`` with the earliest reopening and the nearest places, when no capable place is open."""
         backend = self.backend
-        capable = backend.capable_rows(result.procedure["code"])
+        capable = self.capable_at(result.procedure["code"], result.at)
         if len(capable) == 0:
             return result
         ranks = backend.states_at(result.at)[1][capable]
@@ -272,14 +351,13 @@ class Service:
             shown = self._ranked(result.lon, result.lat, procedure, result.at, k, mode, False, route)
             result = replace(shown, open_only=True)
             notes = [*shown.notes, message("none_open_shown_closed")]
-        self._point_records()  # the places' ids and coordinates, by row
+        records, places = self._records_and_places()  # the places' ids and coordinates, by row
         rows = [int(r) for r in capable]
         opens = [backend.state_of(r, result.at).opens_at for r in rows]
-        found = earliest_reopening(
-            result.lon, result.lat, rows, opens, self._places, preferred=[m.row for m in result.matches]
-        )
+        shown_rows = [m.row for m in result.matches]
+        found = earliest_reopening(result.lon, result.lat, rows, opens, places, preferred=shown_rows)
         if found is not None and (ranks == STATE_RANK["closed"]).all():
-            name = self._records[found.row]["properties"]["name"]
+            name = records[found.row]["properties"]["name"]
             notes.insert(0, message("all_closed", at=result.at, name=name, opens_at=found.opens_at))
         elif found is None:
             notes.insert(0, message("no_reopening_known", days=LOOKAHEAD_DAYS))
@@ -301,14 +379,14 @@ class Service:
         if mode == "straight":
             return result
         backend = self.backend
-        self._point_records()  # the places' ids and coordinates, by row
+        places = self._records_and_places()[1]  # the places' ids and coordinates, by row
         return rank_by_network(
             result,
             self.network(mode),
             mode,
             ranks=backend.states_at(result.at)[1],
-            capable=backend.capable_rows(result.procedure["code"]),
-            places=self._places,
+            capable=self.capable_at(result.procedure["code"], result.at),
+            places=places,
             state_of=backend.state_of,
             route=route,
         )
@@ -472,12 +550,16 @@ class Service:
     def _point_records(self) -> list[dict[str, Any]]:
         """``id``, ``geometry`` and registry ``properties`` of every point, built once per points table.
 
-        Hot path of /v1/nearest: a feature starts as shallow copies of these. `_places` is built beside
-        them: ``(id, lon, lat)`` by row, the coordinates as the features give them.
+        Hot path of /v1/nearest: a feature starts as shallow copies of these.
         """
+        return self._records_and_places()[0]
+
+    def _records_and_places(self) -> tuple[list[dict[str, Any]], list[tuple[str, float, float]]]:
+        """`_point_records` and ``(id, lon, lat)`` by row (the coordinates as the features give them)."""
         points = self.backend.points
-        if self._records_of is not points:
-            self._records = [
+        cached_of, records, places = self._records_cache
+        if cached_of is not points:
+            records = [
                 {
                     "id": str(p["id"]),
                     "geometry": geometry_json(p.geometry),
@@ -492,13 +574,14 @@ class Service:
                         "location_precision": str(p["location_precision"]),
                         "location_method": str(p["location_method"]),
                         "source": p.get("source"),
+                        **_staff_fields(p),
                     },
                 }
                 for _, p in points.iterrows()
             ]
-            self._places = [(r["id"], *r["geometry"]["coordinates"]) for r in self._records]
-            self._records_of = points
-        return self._records
+            places = [(r["id"], *r["geometry"]["coordinates"]) for r in records]
+            self._records_cache = (points, records, places)
+        return records, places
 
     def point_feature(self, row: int, at: datetime | None = None, state: OpeningState | None = None) -> dict[str, Any]:
         """A service point as a GeoJSON Feature with its registry fields (and ``state``, or its state at ``at``)."""
@@ -510,6 +593,7 @@ class Service:
             props["state"] = state.state
             props["opens_at"] = iso(state.opens_at)
             props["closes_at"] = iso(state.closes_at)
+            props["state_reason"] = state.reason
             props["today"] = hours_of_day(props["hours"], at, self.backend.calendar).to_json()
         return {"type": "Feature", "id": record["id"], "geometry": record["geometry"].copy(), "properties": props}
 
@@ -518,7 +602,7 @@ class Service:
         backend = self.backend
         if procedure and procedure.strip():
             code = backend.procedure(procedure)["code"]
-            rows = [int(r) for r in backend.capable_rows(code)]
+            rows = [int(r) for r in self.capable_at(code, at)]
         else:
             code = None
             rows = list(range(len(backend.points)))
@@ -589,7 +673,6 @@ class Service:
             collection["attribution"] = OSM_ATTRIBUTION
         return collection
 
-
     def _next_opening_json(self, result: NearestResult) -> dict[str, Any] | None:
         """``next_opening`` of the ``/v1/nearest`` body: the place that opens first when none is open."""
         found = result.next_opening
@@ -601,6 +684,14 @@ class Service:
             "opens_at": iso(found.opens_at),
             "distance_m": found.distance_m,
         }
+
+
+def _staff_fields(point: pd.Series) -> dict[str, Any]:
+    """``change_ids`` and ``notices`` of a point staff changed (nothing for the others: the contract stays)."""
+    ids = point.get("change_ids")
+    if not isinstance(ids, list) or not ids:
+        return {}
+    return {"change_ids": list(ids), "notices": list(point.get("notices") or [])}
 
 
 @lru_cache(maxsize=4096)
@@ -615,11 +706,11 @@ def _qualifies(code: str, name: str, boundary_free: Any, kind: str) -> str:
 @lru_cache(maxsize=1)
 def get_service() -> Service:
     """The process-wide service on the configured backend."""
+    from geo.store.staff import open_staff_store
+
     settings = get_settings()
-    if settings.backend == "postgis":
-        from geo.store.postgis import PostgisBackend
-
-        return Service(PostgisBackend.from_settings(settings), settings)
-    from geo.index import read_index
-
-    return Service(Finder(read_index(settings=settings)), settings)
+    staff = open_staff_store(settings)
+    source = PostgisSource(settings) if settings.backend == "postgis" else IndexLinkSource(settings)
+    live = Live(source, staff, poll_s=settings.live_poll_s)
+    live.start()  # long-lived users (the API, MCP) follow new builds and staff changes
+    return Service(settings=settings, live=live, staff=staff)

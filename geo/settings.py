@@ -43,11 +43,33 @@ class Settings(BaseSettings):
     network_max_snap_m: float = Field(default=500.0, description="Farthest snap from a point to a usable road.")
     network_cache_size: int = Field(default=32, description="Multi-source results kept per mode (LRU).")
     network_speeds: Path | None = Field(default=None, description="Speeds/access TOML overriding the default.")
+    state_dir: Path | None = Field(
+        default=None, description="Live staff state (staff.sqlite: tokens, changes, audit); default build/state."
+    )
+    staff_database_url: str | None = Field(
+        default=None,
+        description=(
+            "URL of a PostGIS role that may write the staff tables; when set, staff state lives there "
+            "(default with the postgis backend: database_url; else SQLite in state_dir)."
+        ),
+    )
+    staff_writes_per_minute: int = Field(default=600, description="Staff writes allowed per client and worker.")
+    staff_signin_failures_per_minute: int = Field(
+        default=10, description="Failed staff sign-ins allowed per client and worker before 429."
+    )
+    live_poll_s: float = Field(
+        default=1.0, description="How often each worker checks for a new index or new staff changes (seconds)."
+    )
 
     @property
     def index_dir(self) -> Path:
         """Folder of the built index artifact."""
         return self.build_dir / "index"
+
+    @property
+    def staff_dir(self) -> Path:
+        """Folder of the live staff state (``GANDAN_STATE_DIR``, default ``build/state``)."""
+        return self.state_dir or self.build_dir / "state"
 
     @property
     def network_dir(self) -> Path:

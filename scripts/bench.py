@@ -1,6 +1,6 @@
 """Benchmarks with in-run baselines: ``python scripts/bench.py TARGET``.
 
-Targets: build, nearest, http, network, postgis, coverage, ask, procedures (`bench_procedures`), all.
+Targets: build, nearest, http, staff, network, postgis, coverage, ask, procedures (`bench_procedures`), all.
 
 Every target prints what it measured and a ratio against a baseline measured in the same run on the
 same inputs. Nothing here asserts a time: the numbers go in the README.
@@ -266,6 +266,115 @@ def _varied_nearest_paths(n: int) -> list[str]:
     ]
 
 
+# --------------------------------------------------------------------------------------------- staff
+def staff_changes(n: int, seed: int = 5) -> list:  # type: ignore[type-arg]
+    """``n`` varied staff changes, all still in force now (every kind, random places).
+
+    Closures and special hours are in the coming days (their rules lengthen the hours strings every
+    query evaluates); a procedure unavailable runs from before the bench's weekday morning until next
+    week (so the queries meet it); locations and notices have no end.
+    """
+    import random
+    from datetime import datetime, timedelta
+
+    from geo.changes import Change
+    from geo.hours import TZ, parse_time
+    from geo.index import read_index
+
+    index = read_index()
+    points = index.service_points
+    caps = index.capabilities
+    rng = random.Random(seed)
+    morning = parse_time(WORKDAY_MORNING)
+    out = []
+    for i in range(n):
+        day = datetime.now(TZ).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1 + i % 7)
+        p = points.iloc[rng.randrange(len(points))]
+        kind = ("closure", "special_hours", "location", "procedure_unavailable", "notice")[i % 5]
+        fields: dict = dict(id="", kind=kind, place_id=str(p["id"]), reason=f"bench {i}")  # type: ignore[type-arg]
+        if kind == "closure":
+            fields.update(starts=day + timedelta(hours=8), ends=day + timedelta(hours=10))
+        elif kind == "special_hours":
+            fields.update(starts=day, ends=day + timedelta(days=1), hours="10:00-11:00")
+        elif kind == "location":
+            fields.update(
+                lon=p.geometry.x + 0.001,
+                lat=p.geometry.y + 0.001,
+                precision="approximate",
+                method="staff_map",
+                measured="bench",
+            )
+        elif kind == "procedure_unavailable":
+            codes = caps.loc[caps["point_id"] == p["id"], "procedure_code"].tolist() or ["1.001193"]
+            fields.update(procedure=rng.choice(codes), starts=morning - timedelta(days=1), ends=day + timedelta(days=7))
+        else:
+            fields.update(notice="bench notice")
+        out.append(Change(**fields))
+    return out
+
+
+def bench_staff(args: argparse.Namespace) -> None:
+    """/v1/nearest with 100 active staff changes against none: two servers, same run, same 2,000 queries (wrk)."""
+    from geo.settings import get_settings
+    from geo.store.staff import SqliteStaffStore
+
+    wrk = _ensure_wrk()
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp, tempfile.NamedTemporaryFile("w", suffix=".txt") as paths:
+        paths.write("\n".join(_varied_nearest_paths(2000)) + "\n")
+        paths.flush()
+        for label, n in (("no changes", 0), ("100 active changes", args.staff_changes)):
+            state = Path(tmp) / label.replace(" ", "-")
+            store = SqliteStaffStore(state / "staff.sqlite")
+            for change in staff_changes(n):
+                store.add_change(change, actor="bench")
+            port = _free_port()
+            env = {**os.environ, "GANDAN_STATE_DIR": str(state), "GANDAN_BUILD_DIR": str(get_settings().build_dir)}
+            server = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "app.main:create_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                    "--workers",
+                    str(args.workers),
+                ],
+                cwd=ROOT,
+                env=env,
+            )
+            try:
+                for _ in range(300):
+                    try:
+                        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                        break
+                    except OSError:
+                        time.sleep(0.1)
+                time.sleep(2)  # every worker up
+                base = f"http://127.0.0.1:{port}"
+                results[label] = _wrk(wrk, f"{base}/v1/nearest", args.seconds, args.connections, Path(paths.name))
+            finally:
+                server.send_signal(signal.SIGINT)
+                server.wait(timeout=30)
+    for name, r in results.items():
+        print(
+            f"staff {name}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.1f} ms, "
+            f"errors {int(r['errors'])}, non-2xx {int(r['non2xx'])}"
+        )
+    base_r, changed = results["no changes"], results["100 active changes"]
+    print(
+        f"staff ratio p50 with/without changes: {changed['p50_ms'] / base_r['p50_ms']:.2f} "
+        f"(target <= 1.10), req/s {changed['rps'] / base_r['rps']:.0%} "
+        f"({args.connections} connections, {args.seconds} s, {args.workers} worker(s))"
+    )
+
+
 # --------------------------------------------------------------------------------------------- dispatch
 def _delegate(module: str) -> Callable[[argparse.Namespace], None]:
     def run(args: argparse.Namespace) -> None:
@@ -278,6 +387,7 @@ TARGETS: dict[str, Callable[[argparse.Namespace], None]] = {
     "build": bench_build,
     "nearest": bench_nearest,
     "http": bench_http,
+    "staff": bench_staff,
     "network": _delegate("bench_network"),
     "postgis": _delegate("bench_postgis"),
     "coverage": _delegate("bench_coverage"),
@@ -294,7 +404,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=200_000, help="batch size (nearest)")
     parser.add_argument("--seconds", type=int, default=30, help="wrk duration (http)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (http)")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (http)")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (http, staff)")
+    parser.add_argument("--staff-changes", type=int, default=100, help="active staff changes (staff)")
     args, rest = parser.parse_known_args()
     args.rest = rest  # what this parser does not know goes to the delegated targets
     print(

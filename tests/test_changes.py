@@ -195,3 +195,82 @@ def test_overlay_marks_source_and_reports_orphans(index) -> None:
     untouched = overlay.points[overlay.points["id"] != pid]
     assert (untouched["source"] == index.service_points[index.service_points["id"] != pid]["source"]).all()
     assert index.service_points[index.service_points["id"] == pid].iloc[0]["source"] != "staff"
+
+
+def test_export_then_rebuild_gives_the_same_answers(tmp_path, settings, index) -> None:  # type: ignore[no-untyped-def]
+    """`gandan staff export` folds the changes into service_points.csv; a build on it answers as the overlay."""
+    import shutil
+    from dataclasses import replace as replaced
+
+    from geo.build import build_index
+    from geo.changes import export_changes
+    from geo.finder import Finder
+    from geo.registry import POINTS_FILE
+
+    data = tmp_path / "data"
+    shutil.copytree(settings.data_dir, data, ignore=shutil.ignore_patterns("upstream"))
+    points = index.service_points
+    a, b, c = (str(points["id"].iloc[i]) for i in (0, 5, 9))
+    soon = datetime.now(TZ).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=2)
+    moved = points.iloc[9].geometry
+    changes = [
+        Change(
+            id="chg-000001",
+            kind="closure",
+            place_id=a,
+            reason="Họp",
+            starts=soon + timedelta(hours=13),
+            ends=soon + timedelta(hours=17),
+            author="Lan",
+        ),
+        Change(
+            id="chg-000002",
+            kind="special_hours",
+            place_id=b,
+            reason="Trực",
+            starts=soon,
+            ends=soon + timedelta(days=1),
+            hours="08:00-10:00",
+            author="Lan",
+        ),
+        Change(
+            id="chg-000003",
+            kind="location",
+            place_id=c,
+            reason="Đo lại",
+            lon=moved.x + 0.0004,
+            lat=moved.y - 0.0003,
+            precision="approximate",
+            method="staff_map",
+            measured="bản đồ",
+            author="Lan",
+        ),
+        Change(id="chg-000004", kind="notice", place_id=a, reason="r", notice="Mang CCCD", author="Lan"),
+        Change(
+            id="chg-000005",
+            kind="procedure_unavailable",
+            place_id=b,
+            reason="r",
+            procedure="1.001193",
+            starts=soon,
+            ends=soon + timedelta(days=1),
+            author="Lan",
+        ),
+    ]
+    report = export_changes((settings.data_dir / POINTS_FILE).read_text("utf-8"), changes)
+    assert [x.id for x in report.exported] == ["chg-000001", "chg-000004", "chg-000002", "chg-000003"]
+    assert [x.id for x in report.kept] == ["chg-000005"]
+    (data / POINTS_FILE).write_text(report.text, "utf-8")
+    rebuilt = Finder(build_index(settings.model_copy(update={"data_dir": data}), write=False))
+    live = Finder(replaced(index, service_points=overlay_points(index.service_points, changes).points))
+    row = rebuilt.points.set_index("id").loc[a]
+    assert "staff:chg-000001" in row["source"] and "Mang CCCD" in row["note"]
+    assert rebuilt.points.set_index("id").loc[c, "location_method"] == "staff_map"
+    for hours in (9, 14, 24 + 9, 24 + 14):
+        at = soon + timedelta(hours=hours)
+        for lon, lat in ((105.85, 21.03), (105.80, 21.06), (105.78, 20.98)):
+            got = rebuilt.nearest(lon, lat, "1.001193", at, k=8)
+            want = live.nearest(lon, lat, "1.001193", at, k=8)
+            assert [(m.id, m.state.state, m.distance_m) for m in got.matches] == [
+                (m.id, m.state.state, m.distance_m) for m in want.matches
+            ]

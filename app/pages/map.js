@@ -275,6 +275,13 @@
   function popupHtml(props) {
     var lines = ['<div class="gandan-popup">', '<div class="gandan-name">' + esc(props.name) + "</div>"];
     lines.push("<div>" + stateLine(props) + "</div>");
+    if (props.state_reason && props.change_ids && props.change_ids.length) {
+      // A staff change's reason, in the staff's words (holiday names are already in the day's line).
+      lines.push('<div class="gandan-reason">' + esc(props.state_reason) + "</div>");
+    }
+    (props.notices || []).forEach(function (notice) {
+      lines.push('<div class="gandan-notice">' + esc(notice.text) + "</div>"); // staff notices (geo.changes)
+    });
     lines.push("<div>" + todayLine(props) + "</div>");
     if (props.distance_m !== undefined) {
       lines.push("<div>" + travelLine(props) + "</div>");

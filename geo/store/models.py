@@ -43,6 +43,9 @@ __all__ = [
     "ProcedureDetailRow",
     "ServiceAreaPart",
     "ServicePoint",
+    "StaffAudit",
+    "StaffChange",
+    "StaffToken",
 ]
 
 WGS84_SRID = 4326
@@ -299,6 +302,56 @@ class Layer:
 
 
 _META_COLUMNS = frozenset({"boundary_set", "position", "extra", "geom", "geom_utm"})
+
+
+# ---------------------------------------------------------------------------------------------- staff state
+# Written by `geo.store.staff_pg` (times as ISO 8601 text, as in the SQLite store); changes and audit are
+# append-only by triggers (migration 0003_staff). Not part of a load: a new load leaves them as they are.
+class StaffToken(Base):
+    """A staff sign-in token: its id, holder, role, scrypt salt and hash, expiry and revocation."""
+
+    __tablename__ = "staff_tokens"
+
+    id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.Text)
+    role: Mapped[str] = mapped_column(sa.Text)
+    salt: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    hash: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[str] = mapped_column(sa.Text)
+    expires_at: Mapped[str] = mapped_column(sa.Text)
+    revoked_at: Mapped[str | None] = mapped_column(sa.Text)
+    created_by: Mapped[str] = mapped_column(sa.Text)
+
+
+class StaffChange(Base):
+    """One staff change as stored (``body``: `geo.changes.Change` as JSON)."""
+
+    __tablename__ = "staff_changes"
+
+    seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(sa.Text, unique=True)
+    kind: Mapped[str] = mapped_column(sa.Text)
+    place_id: Mapped[str] = mapped_column(sa.Text)
+    body: Mapped[str] = mapped_column(sa.Text)
+    author: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[str] = mapped_column(sa.Text)
+
+
+class StaffAudit(Base):
+    """One line of the staff audit log: who did what to which target, when and why (before/after as JSON)."""
+
+    __tablename__ = "staff_audit"
+
+    seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    at: Mapped[str] = mapped_column(sa.Text)
+    actor: Mapped[str] = mapped_column(sa.Text, index=True)
+    action: Mapped[str] = mapped_column(sa.Text)
+    target: Mapped[str] = mapped_column(sa.Text, index=True)
+    before: Mapped[str | None] = mapped_column(sa.Text)
+    after: Mapped[str | None] = mapped_column(sa.Text)
+    reason: Mapped[str] = mapped_column(sa.Text, server_default="")
+
+
 # Insertion order respects the foreign keys (capabilities and crosswalk last).
 LAYERS = (
     Layer("communes", Commune, geometry=True, multi=True),
@@ -310,4 +363,3 @@ LAYERS = (
     Layer("calendar", CalendarDay),
     Layer("procedure_details", ProcedureDetailRow),
 )
-

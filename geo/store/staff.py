@@ -23,23 +23,27 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from geo.changes import Change, with_id
-from geo.errors import GandanError, NotFound
+from geo.errors import BackendUnavailable, GandanError, NotFound
+from geo.settings import Settings
 
 __all__ = [
     "ROLES",
     "TOKEN_CACHE_S",
     "AuditEntry",
+    "Forbidden",
     "InvalidToken",
     "Role",
     "SqliteStaffStore",
+    "StaffStore",
     "StaffToken",
+    "open_staff_store",
 ]
 
 Role = Literal["editor", "admin"]
@@ -89,6 +93,14 @@ CREATE TRIGGER IF NOT EXISTS audit_append_only_u BEFORE UPDATE ON audit
 CREATE TRIGGER IF NOT EXISTS audit_append_only_d BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
+
+
+class Forbidden(GandanError):
+    """The token is valid but its role may not do this."""
+
+    type = "forbidden"
+    title = "Not allowed"
+    status = 403
 
 
 class InvalidToken(GandanError):
@@ -148,47 +160,63 @@ class AuditEntry:
         return {**self.__dict__, "at": self.at.isoformat()}
 
 
-class SqliteStaffStore:
-    """Tokens, changes and the audit log in one SQLite file (see the module docstring)."""
+class StaffStore:
+    """Tokens, changes and the audit log on a SQL database.
 
-    name = "sqlite"
+    `SqliteStaffStore` and `geo.store.staff_pg.PostgisStaffStore` say which and how (one connection per
+    thread, and how a write transaction begins so that writers queue).
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+    Statements are written once, with ``?`` placeholders and ``{tokens}``, ``{changes}``, ``{audit}``
+    for the table names (`_q` fills both in for the database at hand).
+    """
+
+    name = "sql"
+    # Errors that mean "the storage cannot be reached now" (503), as opposed to a refused statement.
+    _unavailable: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
+    _tables: ClassVar[dict[str, str]] = {"tokens": "tokens", "changes": "changes", "audit": "audit"}
+    _placeholder = "?"
+
+    def __init__(self) -> None:
         self._local = threading.local()
         self._verified: dict[str, tuple[float, StaffToken]] = {}
-        # executescript commits by itself; IF NOT EXISTS makes concurrent openers harmless.
-        self._conn().executescript(_SCHEMA)
 
     # ------------------------------------------------------------------ connections
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _begin(self, conn: Any) -> None:
+        raise NotImplementedError
+
+    def _conn(self) -> _Conn:
+        conn: _Conn | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=True)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=30000")
+            with _unavailable_on(self._unavailable):
+                conn = _Conn(self._connect(), self._q, self._unavailable)
             self._local.conn = conn
         return conn
 
+    def _q(self, statement: str) -> str:
+        return statement.format(**self._tables).replace("?", self._placeholder)
+
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[_Conn]:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        with _unavailable_on(self._unavailable):
+            self._begin(conn.raw)
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            with suppress(Exception):  # a connection that broke mid-transaction cannot roll back: it is gone
+                conn.raw.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+        with _unavailable_on(self._unavailable):
+            conn.raw.execute("COMMIT")
 
     def close(self) -> None:
         """Close this thread's connection."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
-            conn.close()
+            conn.raw.close()
             self._local.conn = None
 
     # ------------------------------------------------------------------ tokens
@@ -205,7 +233,7 @@ class SqliteStaffStore:
         record = StaffToken(token_id, name.strip(), role, now, now + timedelta(days=days), None, created_by)
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO tokens VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+                "INSERT INTO {tokens} VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
                 (
                     token_id,
                     record.name,
@@ -222,20 +250,20 @@ class SqliteStaffStore:
 
     def tokens(self) -> list[StaffToken]:
         """Every token ever created, newest first."""
-        rows = self._conn().execute("SELECT * FROM tokens ORDER BY created_at DESC, id").fetchall()
+        rows = self._conn().execute("SELECT * FROM {tokens} ORDER BY created_at DESC, id").fetchall()
         return [_token(row) for row in rows]
 
     def revoke_token(self, token_id: str, *, actor: str, reason: str = "") -> StaffToken:
         """Revoke a token (audited); raise `NotFound` for an unknown id."""
         with self._write() as conn:
-            row = conn.execute("SELECT * FROM tokens WHERE id = ?", (token_id,)).fetchone()
+            row = conn.execute("SELECT * FROM {tokens} WHERE id = ?", (token_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no token has the id {token_id!r}")
             before = _token(row)
             if before.revoked_at is None:
                 now = datetime.now(UTC).replace(microsecond=0).isoformat()
-                conn.execute("UPDATE tokens SET revoked_at = ? WHERE id = ?", (now, token_id))
-            after = _token(conn.execute("SELECT * FROM tokens WHERE id = ?", (token_id,)).fetchone())
+                conn.execute("UPDATE {tokens} SET revoked_at = ? WHERE id = ?", (now, token_id))
+            after = _token(conn.execute("SELECT * FROM {tokens} WHERE id = ?", (token_id,)).fetchone())
             self._audit(conn, actor, "token.revoke", f"token:{token_id}", before.to_json(), after.to_json(), reason)
         self._verified.clear()
         return after
@@ -252,7 +280,7 @@ class SqliteStaffStore:
         parts = bearer.split("_", 2)
         if len(parts) != 3 or parts[0] != _TOKEN_PREFIX:
             raise InvalidToken("the token is malformed")
-        row = self._conn().execute("SELECT * FROM tokens WHERE id = ?", (parts[1],)).fetchone()
+        row = self._conn().execute("SELECT * FROM {tokens} WHERE id = ?", (parts[1],)).fetchone()
         if row is None or not hmac.compare_digest(_hash(parts[2], row["salt"]), row["hash"]):
             raise InvalidToken("the token is not valid")
         token = _token(row)
@@ -268,16 +296,17 @@ class SqliteStaffStore:
         """Store a validated change with the next id; committed to disk when this returns."""
         now = datetime.now(UTC).replace(microsecond=0)
         with self._write() as conn:
-            seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM changes").fetchone()[0]
+            seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM {changes}").fetchone()[0]
             stored = with_id(change, f"chg-{seq:06d}", actor, now)
             body = json.dumps(stored.to_json(), ensure_ascii=False, sort_keys=True)
             conn.execute(
-                "INSERT INTO changes (seq, id, kind, place_id, body, author, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO {changes} (seq, id, kind, place_id, body, author, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (seq, stored.id, stored.kind, stored.place_id, body, actor, now.isoformat()),
             )
             before = None
             if stored.kind == "undo":
-                row = conn.execute("SELECT body FROM changes WHERE id = ?", (stored.undoes,)).fetchone()
+                row = conn.execute("SELECT body FROM {changes} WHERE id = ?", (stored.undoes,)).fetchone()
                 before = json.loads(row["body"]) if row else None
             self._audit(
                 conn,
@@ -292,24 +321,24 @@ class SqliteStaffStore:
 
     def changes(self) -> list[Change]:
         """Every change ever stored, oldest first (undone ones included)."""
-        rows = self._conn().execute("SELECT body FROM changes ORDER BY seq").fetchall()
+        rows = self._conn().execute("SELECT body FROM {changes} ORDER BY seq").fetchall()
         return [Change.from_json(json.loads(row["body"])) for row in rows]
 
     def change(self, change_id: str) -> Change:
         """One stored change; raise `NotFound`."""
-        row = self._conn().execute("SELECT body FROM changes WHERE id = ?", (change_id,)).fetchone()
+        row = self._conn().execute("SELECT body FROM {changes} WHERE id = ?", (change_id,)).fetchone()
         if row is None:
             raise NotFound(f"no change has the id {change_id!r}")
         return Change.from_json(json.loads(row["body"]))
 
     def version(self) -> int:
         """A number that grows with every stored change (cheap: workers poll it)."""
-        return int(self._conn().execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0])
+        return int(self._conn().execute("SELECT COALESCE(MAX(seq), 0) FROM {changes}").fetchone()[0])
 
     # ------------------------------------------------------------------ audit
     def _audit(
         self,
-        conn: sqlite3.Connection,
+        conn: _Conn,
         actor: str,
         action: str,
         target: str,
@@ -318,7 +347,7 @@ class SqliteStaffStore:
         reason: str,
     ) -> None:
         conn.execute(
-            "INSERT INTO audit (at, actor, action, target, before, after, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO {audit} (at, actor, action, target, before, after, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 datetime.now(UTC).isoformat(timespec="milliseconds"),
                 actor,
@@ -358,7 +387,7 @@ class SqliteStaffStore:
         rows = (
             self._conn()
             .execute(
-                f"SELECT * FROM audit {clause} ORDER BY seq DESC LIMIT ? OFFSET ?",
+                "SELECT * FROM {audit} " + clause + " ORDER BY seq DESC LIMIT ? OFFSET ?",
                 (*args, limit, offset),
             )
             .fetchall()
@@ -366,11 +395,58 @@ class SqliteStaffStore:
         return [_audit_entry(row) for row in rows]
 
 
+class SqliteStaffStore(StaffStore):
+    """Tokens, changes and the audit log in one SQLite file (see the module docstring)."""
+
+    name = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # executescript commits by itself; IF NOT EXISTS makes concurrent openers harmless.
+        self._conn().raw.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=True)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")  # takes the write lock now: writers queue, none loses an update
+
+
+class _Conn:
+    """A connection whose ``execute`` takes the store's portable statements."""
+
+    def __init__(self, raw: Any, q: Any, unavailable: tuple[type[BaseException], ...]) -> None:
+        self.raw = raw
+        self._q = q
+        self._unavailable = unavailable
+
+    def execute(self, statement: str, args: tuple[Any, ...] | list[Any] = ()) -> Any:
+        with _unavailable_on(self._unavailable):
+            return self.raw.execute(self._q(statement), tuple(args))
+
+
+@contextmanager
+def _unavailable_on(errors: tuple[type[BaseException], ...]) -> Iterator[None]:
+    """Turn the storage's connection errors into `geo.errors.BackendUnavailable` (HTTP 503)."""
+    try:
+        yield
+    except errors as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise BackendUnavailable(f"the staff storage cannot be reached: {first}") from exc
+
+
 def _hash(secret: str, salt: bytes) -> bytes:
     return hashlib.scrypt(secret.encode(), salt=salt, **_SCRYPT)
 
 
-def _token(row: sqlite3.Row) -> StaffToken:
+def _token(row: Any) -> StaffToken:
     return StaffToken(
         id=row["id"],
         name=row["name"],
@@ -382,7 +458,7 @@ def _token(row: sqlite3.Row) -> StaffToken:
     )
 
 
-def _audit_entry(row: sqlite3.Row) -> AuditEntry:
+def _audit_entry(row: Any) -> AuditEntry:
     return AuditEntry(
         seq=row["seq"],
         at=datetime.fromisoformat(row["at"]),
@@ -393,3 +469,22 @@ def _audit_entry(row: sqlite3.Row) -> AuditEntry:
         after=json.loads(row["after"]) if row["after"] else None,
         reason=row["reason"],
     )
+
+
+def open_staff_store(settings: Settings) -> Any:
+    """The configured staff store.
+
+    PostGIS when ``GANDAN_STAFF_DATABASE_URL`` is set or the backend is postgis, else SQLite in
+    `Settings.staff_dir`.
+
+    The PostGIS store writes with ``GANDAN_STAFF_DATABASE_URL`` (default ``GANDAN_DATABASE_URL``): the
+    API's reader role cannot write, so a deployment gives the API a role that may append to the staff tables.
+    """
+    if settings.staff_database_url or settings.backend == "postgis":
+        from geo.store.staff_pg import PostgisStaffStore
+
+        url = settings.staff_database_url or settings.database_url
+        if not url:
+            raise ValueError("the postgis staff store needs GANDAN_STAFF_DATABASE_URL or GANDAN_DATABASE_URL")
+        return PostgisStaffStore(url)
+    return SqliteStaffStore(settings.staff_dir / "staff.sqlite")
