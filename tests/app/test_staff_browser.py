@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
-from tests.test_map_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, TIMEOUT_MS, _free_port
+from tests.app.test_map_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, TIMEOUT_MS, _free_port
 
 from app.assets import install_web_assets
 from app.main import create_app
