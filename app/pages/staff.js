@@ -27,12 +27,15 @@
     box.className = isError ? "error" : "ok";
   }
 
-  // A problem+json answer as plain lines: its title, then each invalid field (where: what).
-  function problemText(body, fallback) {
+  // A problem+json answer as plain lines: a heading in the page's language (the API's title is English),
+  // then each invalid field (where: what).
+  function problemText(body, fallback, httpStatus) {
     if (!body || typeof body !== "object") {
       return fallback;
     }
-    var lines = [body.title || fallback];
+    var known = { 401: "error_401", 403: "error_403", 422: "error_422", 429: "error_429" };
+    var heading = known[httpStatus] ? t(known[httpStatus]) : document.documentElement.lang === "vi" ? fallback : body.title || fallback;
+    var lines = [heading];
     if (Array.isArray(body.errors) && body.errors.length) {
       body.errors.forEach(function (e) {
         lines.push("• " + String(e.where || "").replace(/^body\./, "") + ": " + e.message);
@@ -63,7 +66,7 @@
           })
           .then(function (data) {
             if (!response.ok) {
-              var error = new Error(problemText(data, t("error") + " (" + response.status + ")"));
+              var error = new Error(problemText(data, t("error") + " (" + response.status + ")", response.status));
               error.status = response.status;
               throw error;
             }
@@ -91,6 +94,7 @@
       .then(function (me) {
         app.me = me;
         sessionStorage.setItem(TOKEN_KEY, token);
+        status("", false);
         showSignedIn();
         loadAudit();
       })
@@ -203,6 +207,7 @@
       return Promise.resolve();
     }
     body.place_id = app.place.id;
+    status("", false); // the answer of this request, not an older one, is what the page then says
     return api("POST", "/v1/staff/changes", body)
       .then(function (change) {
         status(t("saved", { id: change.id }), false);

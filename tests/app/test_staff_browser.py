@@ -88,7 +88,7 @@ def test_sign_in_move_close_audit_and_undo(staff_server: tuple, browser: Browser
     page.fill("#staff-token", "gdn_wrong_token")
     page.click("#staff-signin-form button")
     text = _status(page)
-    assert "Sign-in required" in text and "{" not in text
+    assert "Mã đăng nhập không đúng" in text and "Sign-in required" not in text and "{" not in text
     page.fill("#staff-token", token)
     page.click("#staff-signin-form button")
     page.wait_for_selector("body[data-signed-in=yes]")
