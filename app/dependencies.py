@@ -54,10 +54,23 @@ def resolve_at(at: str | None) -> datetime:
 
 
 async def call_backend(service: Service, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a query: inline for the in-memory engine, in the thread pool when the backend waits on I/O."""
+    """Run a query: inline for the in-memory engine; when the backend waits on I/O, awaited on the event
+    loop if the service method has an ``_async`` twin the backend supports (``nearest``, ``health`` on
+    PostGIS), else in the thread pool."""
     if service.does_io:  # hot path: measured, see README
+        twin = _async_twin(service, fn)
+        if twin is not None:
+            return await twin(*args, **kwargs)
         return await run_in_threadpool(fn, *args, **kwargs)
     return fn(*args, **kwargs)
+
+
+def _async_twin(service: Service, fn: Callable[..., Any]) -> Callable[..., Any] | None:
+    """``service.<name>_async`` for the bound method ``service.<name>``, when its backend has ``<name>_async``."""
+    name = getattr(fn, "__name__", "") + "_async"
+    if getattr(fn, "__self__", None) is service and hasattr(service.backend, name):
+        return getattr(service, name, None)
+    return None
 
 
 # FastAPI works out each declared parameter and sub-dependency afresh on every request (about 40 µs a

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 
+from app.dependencies import call_backend
 from app.errors import install_error_handlers
 from app.routes import api, ask, ogc, pages, planner
 from app.schemas import Health
@@ -37,7 +38,7 @@ def create_app(service: Service | None = None) -> FastAPI:
     async def healthz(request: Request) -> Any:
         """Liveness, and the state of each part (index, database)."""
         svc: Service = request.app.state.service
-        parts = svc.health()
+        parts = await call_backend(svc, svc.health)  # PostGIS: awaited on the event loop
         status = "ok" if all(v == "ok" for v in parts.values()) else "degraded"
         manifest = svc.index.manifest
         return {

@@ -174,6 +174,10 @@ class Service:
         """The state of each part: ``{"index": "ok"}`` and the backend's own (``{"database": ...}``)."""
         return {"index": "ok", **self.backend.health()}
 
+    async def health_async(self) -> dict[str, str]:
+        """`health` for an event loop: awaits the backend's ``health_async`` (a backend that waits on I/O)."""
+        return {"index": "ok", **await self.backend.health_async()}  # type: ignore[attr-defined]
+
     def layer(self, name: str) -> gpd.GeoDataFrame:
         """One of the index's public `LAYERS` (service points, communes, pre-merger units), whole."""
         index = self.backend.index
@@ -222,13 +226,34 @@ class Service:
         route: bool = False,
     ) -> NearestResult:
         """The ``k`` best places for ``procedure`` from (lon, lat) at ``at`` by ``mode``."""
+        self._check_nearest(k, mode)
+        result = self.backend.nearest(lon, lat, procedure, at, k=k, open_only=open_only)
+        return result if mode == "straight" else self._by_network(result, mode, route)
+
+    async def nearest_async(
+        self,
+        lon: float,
+        lat: float,
+        procedure: str,
+        at: datetime,
+        k: int = 3,
+        mode: str = "straight",
+        open_only: bool = False,
+        route: bool = False,
+    ) -> NearestResult:
+        """`nearest` for an event loop: awaits the backend's ``nearest_async`` (a backend that waits on I/O)."""
+        self._check_nearest(k, mode)
+        result = await self.backend.nearest_async(lon, lat, procedure, at, k=k, open_only=open_only)  # type: ignore[attr-defined]
+        return result if mode == "straight" else self._by_network(result, mode, route)
+
+    def _check_nearest(self, k: int, mode: str) -> None:
         if mode not in MODES:
             raise InvalidParameter(f"mode={mode!r} is not one of {', '.join(MODES)}")
         if not 1 <= k <= self.settings.max_k:
             raise InvalidParameter(f"k={k} is out of range (1..{self.settings.max_k})")
-        result = self.backend.nearest(lon, lat, procedure, at, k=k, open_only=open_only)
-        if mode == "straight":
-            return result
+
+    def _by_network(self, result: NearestResult, mode: str, route: bool) -> NearestResult:
+        """A straight-line result ranked again by travel time on the road network of ``mode``."""
         backend = self.backend
         self._point_records()  # the places' ids and coordinates, by row
         return rank_by_network(

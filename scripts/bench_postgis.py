@@ -129,6 +129,7 @@ def _scratch_database(admin_url: str) -> Iterator[str]:
     try:
         with psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False)) as conn:
             conn.execute("CREATE EXTENSION postgis")
+            conn.execute("CREATE EXTENSION btree_gist")
         yield url.render_as_string(hide_password=False)
     finally:
         with psycopg.connect(libpq, autocommit=True) as conn:

@@ -182,6 +182,7 @@ def _setup_test_db(admin_db_url: str) -> None:
         dbname = sql.Identifier(conn.info.dbname)
         for stmt in (
             "CREATE EXTENSION postgis",
+            "CREATE EXTENSION btree_gist",  # the nearest statement's index (migration 0002)
             "REVOKE ALL ON DATABASE {db} FROM PUBLIC",
             "GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {loader}",
             "GRANT CONNECT ON DATABASE {db} TO {reader}",

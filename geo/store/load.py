@@ -32,7 +32,8 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 from geoalchemy2.shape import from_shape
-from shapely.geometry import MultiPolygon, Polygon
+from pyproj import Transformer
+from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
@@ -60,6 +61,7 @@ __all__ = [
 
 SERVICE_AREA_PART_VERTICES = 256  # ST_Subdivide target: small parts keep point-in-area tests cheap
 _LOAD_LOCK_KEY = 0x67616E64616E_01  # pg_advisory_xact_lock key serialising `gandan db load`
+_TO_METRIC = Transformer.from_crs(f"EPSG:{WGS84_SRID}", f"EPSG:{METRIC_SRID}", always_xy=True)
 
 
 # =============================================================================================== engine
@@ -237,6 +239,7 @@ def load_index(index: Index, database_url: str | URL, *, migrate_schema: bool = 
         raise BackendUnavailable("the index manifest names no boundary set; rebuild it with `gandan build`")
     load_id = uuid.uuid4()
     prepared = {layer.name: _layer_rows(layer, getattr(index, layer.name), boundary_set) for layer in LAYERS}
+    _add_knn_columns(prepared["capabilities"][0], index.service_points, load_id)
     with (
         _one_shot_engine(database_url, "loading into the database failed, nothing changed") as engine,
         engine.begin() as conn,
@@ -271,6 +274,18 @@ def load_index(index: Index, database_url: str | URL, *, migrate_schema: bool = 
         service_area_parts=parts,
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _add_knn_columns(capabilities: list[dict[str, Any]], points: gpd.GeoDataFrame, load_id: uuid.UUID) -> None:
+    """Each capability row's ``geom_utm`` (its point's, in UTM 48N) and ``load_id`` (see the model)."""
+    x, y = _TO_METRIC.transform(points.geometry.x.to_numpy(), points.geometry.y.to_numpy())
+    utm = {
+        str(pid): from_shape(Point(px, py), srid=METRIC_SRID, extended=True)
+        for pid, px, py in zip(points["id"], x.tolist(), y.tolist(), strict=True)
+    }
+    for row in capabilities:
+        row["geom_utm"] = utm.get(str(row["point_id"]))
+        row["load_id"] = load_id
 
 
 def _insert_service_area(conn: Connection, boundary_set: str) -> int:
