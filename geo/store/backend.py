@@ -105,7 +105,6 @@ from geo.store.models import (
     Capability,
     Commune,
     ServiceAreaPart,
-    ServicePoint,
 )
 
 __all__ = ["KNN_SQL", "LOAD_ID_SQL", "PostgisBackend"]
