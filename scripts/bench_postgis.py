@@ -178,9 +178,12 @@ class ApiServer:
     url: str
     port: int
     process: subprocess.Popen[bytes]
+    workers: int
 
     def worker_pids(self) -> set[int]:
-        """Process ids of the master's worker processes, from /proc."""
+        """Process ids of the worker processes, from /proc (the server's own with one worker)."""
+        if self.workers == 1:
+            return {self.process.pid} if self.process.poll() is None else set()
         pids = set()
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
@@ -214,7 +217,7 @@ def serve_api(env: dict[str, str], workers: int = 2, start_timeout_s: float = 90
         cwd=ROOT,
         env={**os.environ, **env},
     )
-    server = ApiServer(f"http://127.0.0.1:{port}", port, process)
+    server = ApiServer(f"http://127.0.0.1:{port}", port, process, workers)
     try:
         deadline = time.monotonic() + start_timeout_s
         while True:
