@@ -42,10 +42,12 @@ Queries
 Connections
     Two paths share the statement. The HTTP API awaits `PostgisBackend.nearest_async` and
     `health_async` on the event loop: an async psycopg connection pool per event loop (per worker
-    process), at most ``pool_size`` connections opened on demand, each statement prepared on the server
-    at its first use (``prepare_threshold=0``) and planned once (``plan_cache_mode=force_generic_plan``);
-    no thread hand-off and no per-request session set-up. The synchronous methods (CLI, MCP, tests) use
-    the SQLAlchemy engine's pool and run the same prepared statement on its psycopg connection.
+    process; `geo.store.pool`), at most ``pool_size`` connections opened on demand, each statement
+    prepared on the server at its first use (``prepare_threshold=0``) and planned once
+    (``plan_cache_mode=force_generic_plan``); no thread hand-off and no per-request session set-up. The
+    KNN statements that requests of one event-loop turn await leave as one statement
+    (`KNN_BATCH_SQL`, a ``LATERAL`` walk per query). The synchronous methods (CLI, MCP, tests) use the
+    SQLAlchemy engine's pool and run the same prepared `KNN_SQL` on its psycopg connection.
 
 Faults
     A pooled connection that died (server restart, terminated session) fails its statement; it is
@@ -60,7 +62,6 @@ Faults
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import threading
@@ -106,8 +107,9 @@ from geo.store.models import (
     Commune,
     ServiceAreaPart,
 )
+from geo.store.pool import AsyncPool, KnnBatcher
 
-__all__ = ["KNN_SQL", "LOAD_ID_SQL", "PostgisBackend"]
+__all__ = ["KNN_BATCH_SQL", "KNN_SQL", "LOAD_ID_SQL", "PostgisBackend"]
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -118,9 +120,12 @@ _T = TypeVar("_T")
 _ENVELOPE_PAD_DEG = 0.05
 _DEFAULT_CONNECT_TIMEOUT_S = 3
 _DEFAULT_STATEMENT_TIMEOUT_MS = 5_000
-# Per worker process. Two cores serve the database and the API here: a few connections keep the
-# database busy, more only queue inside it (scripts/bench.py http, pool sizes 2..8).
-_DEFAULT_POOL_SIZE = 4
+# Per worker process. The batcher sends the waiting queries as one statement, so two connections keep
+# the database busy; more only add processes competing for the same cores (scripts/bench.py http).
+_DEFAULT_POOL_SIZE = 2
+# /healthz answers "ok" without a round trip when a statement succeeded this recently (under load, every
+# request proves the database answers); otherwise it asks.
+_HEALTH_FRESH_S = 1.0
 _NO_CLASS_LEFT = len(STATE_RANK)  # frontier_rank of a batch that left nothing out
 _TO_METRIC = pyproj.Transformer.from_crs(f"EPSG:{WGS84_SRID}", METRIC_CRS, always_xy=True)
 _GEOD = pyproj.Geod(ellps="WGS84")
@@ -138,6 +143,20 @@ LIMIT %(want)s
 """
 """The ``want`` points nearest the origin that handle the procedure, by ``<->`` on the GiST index
 ``ix_capabilities_knn`` (no distance WHERE): ``point id, projected metres, load_id`` per row."""
+
+KNN_BATCH_SQL = f"""
+SELECT q.i, k.point_id, k.projected_m, k.load_id
+FROM unnest(%(codes)s::text[], %(xs)s::float8[], %(ys)s::float8[], %(wants)s::int4[])
+     WITH ORDINALITY AS q(code, x, y, want, i)
+CROSS JOIN LATERAL (
+    SELECT c.point_id, c.geom_utm <-> ST_SetSRID(ST_MakePoint(q.x, q.y), {METRIC_SRID}) AS projected_m, c.load_id
+    FROM {Capability.__tablename__} c
+    WHERE c.boundary_set = %(boundary_set)s AND c.procedure_code = q.code
+    ORDER BY c.geom_utm <-> ST_SetSRID(ST_MakePoint(q.x, q.y), {METRIC_SRID})
+    LIMIT q.want
+) k
+"""
+"""`KNN_SQL` for several queries at once (`geo.store.pool.KnnBatcher`): ``i`` (1-based) and its row."""
 
 LOAD_ID_SQL = f"SELECT load_id FROM {BoundarySet.__tablename__} WHERE id = %(boundary_set)s"
 """The ``load_id`` of the boundary set served (health)."""
@@ -228,74 +247,6 @@ class _Stale(Exception):
         self.load_id = load_id
 
 
-class _AsyncPool:
-    """At most ``size`` async psycopg connections for one event loop, opened on demand and reused."""
-
-    def __init__(self, conninfo: str, options: dict[str, Any], size: int, timeout_s: float, statement_s: float):
-        self._conninfo = conninfo
-        self._options = options
-        self._timeout_s = timeout_s
-        self._statement_s = statement_s  # client-side bound: a partitioned network never answers
-        self._slots = asyncio.Semaphore(size)
-        self._idle: list[psycopg.AsyncConnection[Any]] = []
-        self.loop = asyncio.get_running_loop()
-
-    async def fetch(self, query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        """The rows of ``query``; once more on a fresh connection when a pooled one had died."""
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise BackendUnavailable(
-                f"the PostGIS database is unavailable: no connection free within {self._timeout_s:g} s"
-            ) from None
-        try:
-            for attempt in (1, 2):
-                pooled = bool(self._idle)
-                conn = self._idle.pop() if pooled else None
-                try:
-                    async with asyncio.timeout(self._timeout_s + self._statement_s):
-                        if conn is None:
-                            conn = await psycopg.AsyncConnection.connect(self._conninfo, **self._options)
-                        cursor = await conn.execute(query, params)
-                        rows = await cursor.fetchall()
-                except (psycopg.Error, TimeoutError) as exc:
-                    broken = conn is None or conn.broken or conn.closed or isinstance(exc, TimeoutError)
-                    if conn is not None and broken:
-                        _finish(conn)
-                    elif conn is not None:
-                        self._idle.append(conn)
-                    if broken and pooled and attempt == 1 and not isinstance(exc, TimeoutError):
-                        # After a restart every idle connection is dead: drop them all, try a fresh one.
-                        log.warning("database connection lost (%s); retrying on a fresh one", _reason(exc))
-                        self.discard()
-                        continue
-                    raise unavailable(exc) if isinstance(exc, psycopg.Error) else BackendUnavailable(
-                        f"the PostGIS database is unavailable: no answer within {self._statement_s:g} s"
-                    ) from exc
-                self._idle.append(conn)
-                return rows
-            raise AssertionError("unreachable")  # pragma: no cover
-        finally:
-            self._slots.release()
-
-    def discard(self) -> None:
-        """Close the idle connections (without waiting: usable from any thread or loop)."""
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            _finish(conn)
-
-
-def _finish(conn: psycopg.AsyncConnection[Any] | psycopg.Connection[Any]) -> None:
-    """Close a connection's socket at once (no round trip, no event loop needed)."""
-    with contextlib.suppress(Exception):
-        conn.pgconn.finish()
-
-
-def _reason(exc: BaseException) -> str:
-    return error_reason(exc) if isinstance(exc, psycopg.Error) else type(exc).__name__
-
-
 class PostgisBackend:
     """The query backend on PostGIS: a `geo.service.Backend`, answering as `geo.finder.Finder` does.
 
@@ -374,7 +325,8 @@ class PostgisBackend:
         self._pool_size = pool_size
         self._connect_timeout_s = float(connect_timeout_s)
         self._statement_timeout_s = statement_timeout_ms / 1000
-        self._async_pool: _AsyncPool | None = None
+        self._async_pool: AsyncPool | None = None
+        self._knn_batcher: KnnBatcher | None = None
         self._reload_lock = threading.Lock()
         self._class_counts: dict[tuple[str, int], tuple[np.ndarray, list[int]]] = {}
         try:
@@ -422,7 +374,7 @@ class PostgisBackend:
         for attempt in (1, 2):
             try:
                 raw = self.engine.raw_connection()
-            except SQLAlchemyError as exc:
+            except (SQLAlchemyError, psycopg.Error) as exc:  # a failed reconnect comes as psycopg's own error
                 raise unavailable(exc) from exc
             try:
                 conn: psycopg.Connection[Any] = raw.driver_connection  # type: ignore[assignment]
@@ -438,20 +390,27 @@ class PostgisBackend:
                 raw.close()
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _pool(self) -> _AsyncPool:
+    def _pool(self) -> AsyncPool:
         """The async pool of the running event loop (a new loop, as in tests, gets a pool of its own)."""
         pool = self._async_pool
         if pool is None or pool.loop is not asyncio.get_running_loop():
             if pool is not None:
                 pool.discard()
-            pool = self._async_pool = _AsyncPool(
+            pool = self._async_pool = AsyncPool(
                 self._conninfo,
                 self._async_options,
                 self._pool_size,
                 self._connect_timeout_s,
                 self._statement_timeout_s,
             )
+            self._knn_batcher = KnnBatcher(pool, KNN_SQL, KNN_BATCH_SQL)
         return pool
+
+    def _batcher(self) -> KnnBatcher:
+        """The KNN batcher of the running event loop's pool."""
+        self._pool()
+        assert self._knn_batcher is not None
+        return self._knn_batcher
 
     def _read_reference(self, boundary_set: str | None) -> _Reference:
         try:
@@ -562,9 +521,12 @@ class PostgisBackend:
         return self._health_of(rows)
 
     async def health_async(self) -> dict[str, str]:
-        """`health` on the event loop (the API's ``/healthz``)."""
+        """`health` on the event loop (the API's ``/healthz``): no round trip when a statement just succeeded."""
+        pool = self._pool()
+        if pool.answered_within(_HEALTH_FRESH_S):
+            return {"database": "ok"}
         try:
-            rows = await self._pool().fetch(LOAD_ID_SQL, {"boundary_set": self._ref.boundary_set})
+            rows = await pool.fetch(LOAD_ID_SQL, {"boundary_set": self._ref.boundary_set})
         except BackendUnavailable as exc:
             return {"database": f"down: {exc.detail}"}
         if rows and rows[0][0] != self._ref.load_id:
@@ -631,7 +593,7 @@ class PostgisBackend:
                 want = _first_batch(k)
                 while query.capable_count:  # `rank_nearest`'s loop, with an awaited fetch
                     limit = min(want, query.capable_count)
-                    rows = await self._pool().fetch(KNN_SQL, {**query.params, "want": limit})
+                    rows = await self._batcher().fetch({**query.params, "want": limit})
                     batch = self._candidates(query, rows, want)
                     ranked = top_k(batch.ranked, k, open_only)
                     if settles(ranked, batch, k, open_only):
