@@ -161,11 +161,19 @@ def _free_port() -> int:
 
 
 def _ensure_wrk() -> str:
+    """The wrk binary; installed from Debian (as root) when missing, refreshing stale package lists once."""
     path = shutil.which("wrk")
     if path:
         return path
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
-    return shutil.which("wrk") or "wrk"
+    install = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-qq", "--no-install-recommends", "wrk"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=False).returncode != 0:
+        subprocess.run(["apt-get", "update", "-qq"], env=env, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=True)
+    path = shutil.which("wrk")
+    if path is None:
+        raise SystemExit("bench: wrk is not installed and could not be (run as root: apt-get install wrk)")
+    return path
 
 
 def _wrk(wrk: str, url: str, seconds: int, connections: int, paths: Path | None = None) -> dict[str, float]:
@@ -327,7 +335,7 @@ def bench_faults(args: argparse.Namespace) -> None:
 
                 before, during, after = rate(0, fault_at), rate(fault_at, recovered), rate(recovered + 1, seconds)
                 print(
-                    f"faults {label} ({seconds:g} s, fault at {fault_at:g} s, {args.workers} workers, 8 clients): "
+                    f"faults {label} ({seconds:g} s, fault at {fault_at:.1f} s, {args.workers} workers, 8 clients): "
                     f"{r['requests']:,} requests, statuses {dict(sorted(r['statuses'].items()))}, "
                     f"{len(r['bad'])} neither 200 nor 503 problem+json; database accepting again at "
                     f"{up_s:.1f} s, first 200 after it in {_seconds(r['recovered_s'])}, last 503 "
