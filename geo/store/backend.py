@@ -328,6 +328,7 @@ class PostgisBackend:
         self._statement_timeout_s = statement_timeout_ms / 1000
         self._async_pool: AsyncPool | None = None
         self._knn_batcher: KnnBatcher | None = None
+        self._health_probe: asyncio.Task[dict[str, str]] | None = None
         self._reload_lock = threading.Lock()
         self._class_counts: dict[tuple[str, int], tuple[np.ndarray, list[int]]] = {}
         try:
@@ -522,10 +523,18 @@ class PostgisBackend:
         return self._health_of(rows)
 
     async def health_async(self) -> dict[str, str]:
-        """`health` on the event loop (the API's ``/healthz``): no round trip when a statement just succeeded."""
+        """`health` on the event loop (the API's ``/healthz``): no round trip when a statement just succeeded,
+        and one probe at a time (the checks that arrive meanwhile share its answer: queued one behind the
+        other, the probes of a busy worker once kept some checks waiting for seconds)."""
         pool = self._pool()
         if pool.answered_within(_HEALTH_FRESH_S):
             return {"database": "ok"}
+        probe = self._health_probe
+        if probe is None or probe.done() or probe.get_loop() is not pool.loop:
+            probe = self._health_probe = pool.loop.create_task(self._probe(pool))
+        return dict(await asyncio.shield(probe))
+
+    async def _probe(self, pool: AsyncPool) -> dict[str, str]:
         try:
             rows = await pool.fetch(LOAD_ID_SQL, {"boundary_set": self._ref.boundary_set})
         except BackendUnavailable as exc:
