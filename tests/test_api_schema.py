@@ -49,13 +49,20 @@ def test_schemathesis_checks_all_find_nothing(tmp_path) -> None:
 
     cli = shutil.which("schemathesis") or os.path.join(os.path.dirname(sys.executable), "schemathesis")
     seen = tmp_path / "seen.txt"
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks", "GANDAN_SCHEMATHESIS_SEEN": str(seen)}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks",
+        "GANDAN_SCHEMATHESIS_SEEN": str(seen),
+        "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p),
+    }
     with serve_api({"GANDAN_BACKEND": "embedded"}, workers=1) as server:
         run = subprocess.run(
             [cli, "run", f"{server.url}/openapi.json", "--checks", "all",
              "--exclude-checks", "positive_data_acceptance", "--max-examples", "25", "--seed", "15",
              "--no-color"],
             capture_output=True, text=True, timeout=900, env=env, check=False,
+            cwd=tmp_path,  # its cache goes there, not into the repository
         )
     tail = run.stdout[-6000:]
     assert run.returncode == 0, tail
