@@ -415,6 +415,41 @@ def db_load(
     )
 
 
+@db_app.command("create")
+@domain_errors
+def db_create(
+    admin_url: Annotated[
+        str, typer.Option(envvar="GANDAN_ADMIN_DATABASE_URL", help="URL of a superuser on the server (any database).")
+    ],
+    database: Annotated[str, typer.Option(help="The database to create.")] = "gandan",
+    loader_role: Annotated[str, typer.Option(help="Login role that owns the schema and loads.")] = "gandan_loader",
+    reader_role: Annotated[str, typer.Option(help="Login role the API connects as (read-only).")] = "gandan_reader",
+    loader_password: Annotated[
+        str | None, typer.Option(envvar="GANDAN_LOADER_PASSWORD", help="Set the loader's password.")
+    ] = None,
+    reader_password: Annotated[
+        str | None, typer.Option(envvar="GANDAN_READER_PASSWORD", help="Set the reader's password.")
+    ] = None,
+) -> None:
+    """Create the database, PostGIS and the loader and reader roles from nothing (idempotent; a superuser runs it)."""
+    from sqlalchemy.engine import make_url
+
+    from geo.store.load import create_database
+
+    for line in create_database(
+        admin_url,
+        database,
+        loader_role=loader_role,
+        reader_role=reader_role,
+        loader_password=loader_password,
+        reader_password=reader_password,
+    ):
+        out.print(line, highlight=False, soft_wrap=True)
+    server = make_url(admin_url).set(drivername="postgresql+psycopg", database=database, password=None)
+    out.print(f"load with:  gandan db load --database-url {server.set(username=loader_role)}", highlight=False)
+    out.print(f"serve with: GANDAN_DATABASE_URL={server.set(username=reader_role)}", highlight=False)
+
+
 @db_app.command("migrate")
 @domain_errors
 def db_migrate(

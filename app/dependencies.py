@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -12,7 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from app.schemas import AT_HELP, AT_MAX_LENGTH, LAT_HELP, LON_HELP
+from app.schemas import AT_HELP, AT_MAX_LENGTH, AT_PATTERN, LAT_BOUNDS, LAT_HELP, LON_BOUNDS, LON_HELP
+from geo.errors import InvalidTime
 from geo.hours import TZ, parse_time
 from geo.service import Service
 
@@ -43,21 +45,46 @@ async def get_service(request: Request) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
-LatParam = Annotated[float, Query(description=LAT_HELP)]
-LonParam = Annotated[float, Query(description=LON_HELP)]
-AtParam = Annotated[str | None, Query(description=AT_HELP, max_length=AT_MAX_LENGTH)]
+LatParam = Annotated[float, Query(description=LAT_HELP, json_schema_extra=LAT_BOUNDS)]
+LonParam = Annotated[float, Query(description=LON_HELP, json_schema_extra=LON_BOUNDS)]
+# The pattern is documented, and checked by `resolve_at` (so a bad time is an invalid-time problem).
+AtParam = Annotated[
+    str | None, Query(description=AT_HELP, max_length=AT_MAX_LENGTH, json_schema_extra={"pattern": AT_PATTERN})
+]
+_AT = re.compile(AT_PATTERN)
 
 
 def resolve_at(at: str | None) -> datetime:
-    """The query time: parsed (with offset required) or now in Hanoi."""
-    return parse_time(at) if at else datetime.now(TZ)
+    """The query time: parsed (the documented `AT_PATTERN`, offset required) or now in Hanoi."""
+    if not at:
+        return datetime.now(TZ)
+    if _AT.match(at) is None:
+        parse_time(at)  # its message says what is wrong, when it can tell
+        raise InvalidTime(f"time {at!r} is not of the form 2026-03-02T09:30+07:00 (years 2000 to 2099)")
+    return parse_time(at)
 
 
 async def call_backend(service: Service, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a query: inline for the in-memory engine, in the thread pool when the backend waits on I/O."""
+    """Run a query the way its backend needs.
+
+    Inline for the in-memory engine; when the backend waits on I/O, awaited on the event loop if the service
+    method has an ``_async`` twin the backend supports (``nearest``, ``health`` on PostGIS), else in the
+    thread pool.
+    """
     if service.does_io:  # hot path: measured, see README
+        twin = _async_twin(service, fn)
+        if twin is not None:
+            return await twin(*args, **kwargs)
         return await run_in_threadpool(fn, *args, **kwargs)
     return fn(*args, **kwargs)
+
+
+def _async_twin(service: Service, fn: Callable[..., Any]) -> Callable[..., Any] | None:
+    """``service.<name>_async`` for the bound method ``service.<name>``, when its backend has ``<name>_async``."""
+    name = getattr(fn, "__name__", "") + "_async"
+    if getattr(fn, "__self__", None) is service and hasattr(service.backend, name):
+        return getattr(service, name, None)
+    return None
 
 
 # FastAPI works out each declared parameter and sub-dependency afresh on every request (about 40 µs a

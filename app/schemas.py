@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from geo.modes import TravelMode
 from geo.settings import get_settings
@@ -69,24 +69,42 @@ class RouteGeometry(BaseModel):
 
 
 # Shared by the declared query parameters (`app.dependencies`) and the query models below.
-LAT_HELP = "Latitude, WGS 84 degrees (Hanoi: about 20.5 to 21.4)."
-LON_HELP = "Longitude, WGS 84 degrees (Hanoi: about 105.2 to 106.1)."
+LAT_HELP = "Latitude, WGS 84 degrees, inside Hanoi's service area (the communes and 1 km around them)."
+LON_HELP = "Longitude, WGS 84 degrees, inside Hanoi's service area (the communes and 1 km around them)."
 AT_HELP = (
-    "Time of the visit, ISO 8601 with offset (2026-03-02T09:30+07:00); default now in Asia/Ho_Chi_Minh. "
-    "A time without offset is refused."
+    "Time of the visit, ISO 8601 with offset (2026-03-02T09:30+07:00), years 2000 to 2099; default now in "
+    "Asia/Ho_Chi_Minh. A time without offset is refused."
 )
 AT_MAX_LENGTH = 64
+# The bounding box of the service area (boundary set hanoi-2025: communes 105.285..106.020 E, 20.564..21.385 N,
+# plus 1 km), rounded outwards. Documented, not enforced as such: the location check refuses what lies outside
+# the area (a polygon, which JSON Schema cannot say) with its own message, swapped coordinates named.
+LAT_BOUNDS: dict[str, JsonValue] = {"minimum": 20.55, "maximum": 21.40}
+LON_BOUNDS: dict[str, JsonValue] = {"minimum": 105.27, "maximum": 106.03}
+# `at` as `app.dependencies.resolve_at` accepts it: a real calendar date of 2000..2099 (leap years included),
+# 24-hour time with optional seconds and fraction, and a UTC offset (Z or ±HH:MM); empty means now.
+_DAY = (
+    r"20\d\d-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)"
+    r"|02-(?:0[1-9]|1\d|2[0-8]))|20(?:0[48]|[2468][048]|[13579][26])-02-29"
+)
+_CLOCK = r"(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
+AT_PATTERN = rf"^$|^(?:{_DAY})T{_CLOCK}$"
 
 
 class NearestQuery(BaseModel):
     """The query string of ``/v1/nearest`` (validated in one pydantic call, see `app.dependencies.parse_query`)."""
 
-    lat: float = Field(description=LAT_HELP)
-    lon: float = Field(description=LON_HELP)
+    lat: float = Field(description=LAT_HELP, json_schema_extra=LAT_BOUNDS, examples=[21.0285])
+    lon: float = Field(description=LON_HELP, json_schema_extra=LON_BOUNDS, examples=[105.8542])
     procedure: str = Field(
-        description="Procedure code (1.001193) or name; diacritics optional.", min_length=1, max_length=200
+        description="Procedure code (1.001193) or name; diacritics optional.",
+        min_length=1,
+        max_length=200,
+        examples=["1.001193"],
     )
-    at: str | None = Field(default=None, description=AT_HELP, max_length=AT_MAX_LENGTH)
+    at: str | None = Field(
+        default=None, description=AT_HELP, max_length=AT_MAX_LENGTH, json_schema_extra={"pattern": AT_PATTERN}
+    )
     k: int = Field(default=3, ge=1, le=MAX_K, description=K_HELP)
     mode: TravelMode = Field(
         default="straight", description="straight (geodesic distance) or a road-network travel mode."

@@ -9,6 +9,7 @@ Nothing here knows about HTTP.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from dataclasses import replace
@@ -277,6 +278,10 @@ class Service:
         """The state of each part: ``{"index": "ok"}`` and the backend's own (``{"database": ...}``)."""
         return {"index": "ok", **self.backend.health()}
 
+    async def health_async(self) -> dict[str, str]:
+        """`health` for an event loop: awaits the backend's ``health_async`` (a backend that waits on I/O)."""
+        return {"index": "ok", **await self.backend.health_async()}  # type: ignore[attr-defined]
+
     def layer(self, name: str) -> gpd.GeoDataFrame:
         """One of the index's public `LAYERS` (service points, communes, pre-merger units), whole."""
         index = self.backend.index
@@ -328,14 +333,41 @@ class Service:
         reopening (``next_opening``, with a note) and, even with ``open_only``, holds the nearest places
         (closed, with their ``opens_at``) rather than nothing.
         """
-        if mode not in TRAVEL_MODES:
-            raise InvalidParameter(f"mode={mode!r} is not one of {', '.join(TRAVEL_MODES)}")
-        if not 1 <= k <= self.settings.max_k:
-            raise InvalidParameter(f"k={k} is out of range (1..{self.settings.max_k})")
+        self._check_nearest(k, mode)
         result = self._ranked(lon, lat, procedure, at, k, mode, open_only, route)
         if any(m.state.is_open for m in result.matches):
             return result  # the hot path: something is open
         return self._way_out(result, procedure, k, mode, route)
+
+    async def nearest_async(
+        self,
+        lon: float,
+        lat: float,
+        procedure: str,
+        at: datetime,
+        k: int = 3,
+        mode: str = "straight",
+        open_only: bool = False,
+        route: bool = False,
+    ) -> NearestResult:
+        """`nearest` for an event loop: awaits the backend's ``nearest_async`` (a backend that waits on I/O).
+
+        The rare answer with nothing open takes the synchronous way out in a worker thread, so the loop never
+        waits on the database.
+        """
+        self._check_nearest(k, mode)
+        result = await self.backend.nearest_async(lon, lat, procedure, at, k=k, open_only=open_only)  # type: ignore[attr-defined]
+        if mode != "straight":
+            result = self._by_network(result, mode, route)
+        if any(m.state.is_open for m in result.matches):
+            return result
+        return await asyncio.to_thread(self._way_out, result, procedure, k, mode, route)
+
+    def _check_nearest(self, k: int, mode: str) -> None:
+        if mode not in TRAVEL_MODES:
+            raise InvalidParameter(f"mode={mode!r} is not one of {', '.join(TRAVEL_MODES)}")
+        if not 1 <= k <= self.settings.max_k:
+            raise InvalidParameter(f"k={k} is out of range (1..{self.settings.max_k})")
 
     def _way_out(self, result: NearestResult, procedure: str, k: int, mode: str, route: bool) -> NearestResult:
         """``result`` with the earliest reopening and the nearest places, when no capable place is open."""
@@ -376,8 +408,10 @@ class Service:
     ) -> NearestResult:
         """The backend's straight-line answer, ranked again on the road network for a travel mode."""
         result = self.backend.nearest(lon, lat, procedure, at, k=k, open_only=open_only)
-        if mode == "straight":
-            return result
+        return result if mode == "straight" else self._by_network(result, mode, route)
+
+    def _by_network(self, result: NearestResult, mode: str, route: bool) -> NearestResult:
+        """A straight-line result ranked again by travel time on the road network of ``mode``."""
         backend = self.backend
         places = self._records_and_places()[1]  # the places' ids and coordinates, by row
         return rank_by_network(

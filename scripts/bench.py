@@ -1,6 +1,6 @@
 """Benchmarks with in-run baselines: ``python scripts/bench.py TARGET``.
 
-Targets: build, nearest, http, staff, network, postgis, coverage, ask, procedures (`bench_procedures`), all.
+Targets: build, nearest, http, faults, staff, network, postgis, coverage, ask, procedures (`bench_procedures`), all.
 
 Every target prints what it measured and a ratio against a baseline measured in the same run on the
 same inputs. Nothing here asserts a time: the numbers go in the README.
@@ -164,11 +164,19 @@ def _free_port() -> int:
 
 
 def _ensure_wrk() -> str:
+    """The wrk binary; installed from Debian (as root) when missing, refreshing stale package lists once."""
     path = shutil.which("wrk")
     if path:
         return path
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
-    return shutil.which("wrk") or "wrk"
+    install = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-qq", "--no-install-recommends", "wrk"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=False).returncode != 0:
+        subprocess.run(["apt-get", "update", "-qq"], env=env, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=True)
+    path = shutil.which("wrk")
+    if path is None:
+        raise SystemExit("bench: wrk is not installed and could not be (run as root: apt-get install wrk)")
+    return path
 
 
 def _wrk(wrk: str, url: str, seconds: int, connections: int, paths: Path | None = None) -> dict[str, float]:
@@ -182,60 +190,165 @@ def _wrk(wrk: str, url: str, seconds: int, connections: int, paths: Path | None 
 
 
 def bench_http(args: argparse.Namespace) -> None:
-    """Requests/s and p50/p99 of /v1/nearest against /healthz on the same server, with wrk."""
+    """Requests/s, p50/p99 and errors of /healthz and /v1/nearest, embedded against PostGIS, in one run (wrk).
+
+    Both servers run side by side (``--workers`` uvicorn workers each; PostGIS on a scratch database made
+    by `geo.store.load.create_database` and loaded with the index, served as the reader role). The 2,000
+    varied queries are run in ``--rounds`` rounds alternating the two backends, so that both see the same
+    machine load; their ratio is the headline.
+    """
+    from bench_postgis import scratch_database, serve_api
+
+    from geo.index import read_index
+    from geo.store.load import load_index
+
     wrk = _ensure_wrk()
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--workers",
-            str(args.workers),
-        ],
-        cwd=ROOT,
+    one = "/v1/nearest?lat=21.0285&lon=105.8542&procedure=1.001193&at=2026-03-02T09:30%2B07:00&k=3"
+    rounds = max(1, args.rounds)
+    with (
+        tempfile.NamedTemporaryFile("w", suffix=".txt") as listed,
+        scratch_database(args.admin_url, f"gandan_bench_http_{os.getpid()}") as (loader, reader),
+    ):
+        listed.write("\n".join(_varied_nearest_paths(2000)) + "\n")
+        listed.flush()
+        load_index(read_index(), loader)
+        envs = {"embedded": {"GANDAN_BACKEND": "embedded"}, "postgis": {"GANDAN_BACKEND": "postgis",
+                                                                         "GANDAN_DATABASE_URL": reader}}
+        with serve_api(envs["embedded"], args.workers) as embedded, serve_api(envs["postgis"], args.workers) as pg:
+            servers = {"embedded": embedded, "postgis": pg}
+            short = max(5, args.seconds // 3)
+            results: dict[str, dict[str, list[dict[str, float]]]] = {}
+            for name, url, paths, seconds, n in (
+                ("healthz", "/healthz", None, short, 1),
+                ("nearest (one query)", one, None, short, 1),
+                ("nearest (2,000 varied queries)", "/v1/nearest", Path(listed.name), args.seconds // rounds, rounds),
+            ):
+                results[name] = {backend: [] for backend in servers}
+                for _ in range(n):
+                    for backend, server in servers.items():
+                        results[name][backend].append(
+                            _wrk(wrk, server.url + url, seconds, args.connections, paths)
+                        )
+    for name, per_backend in results.items():
+        merged = {backend: _merge(runs) for backend, runs in per_backend.items()}
+        for backend, r in merged.items():
+            print(
+                f"http {backend} {name}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
+                f"errors {int(r['errors'])} (incl. timeouts), non-2xx {int(r['non2xx'])}"
+                + (f" [rounds: {', '.join(format(x['rps'], ',.0f') for x in per_backend[backend])} req/s]"
+                   if len(per_backend[backend]) > 1 else "")
+            )
+        ratio = merged["postgis"]["rps"] / merged["embedded"]["rps"]
+        per_round = [p["rps"] / e["rps"] for e, p in zip(per_backend["embedded"], per_backend["postgis"], strict=True)]
+        print(
+            f"http ratio postgis / embedded {name}: {ratio:.0%} of the req/s"
+            + (f" (per round {', '.join(f'{x:.0%}' for x in per_round)})" if len(per_round) > 1 else "")
+            + f"; p99 {merged['postgis']['p99_ms']:.1f} vs {merged['embedded']['p99_ms']:.1f} ms "
+            f"({args.connections} connections, {args.seconds if len(per_round) > 1 else short} s each, "
+            f"{args.workers} worker(s) each)"
+        )
+
+
+def _merge(runs: list[dict[str, float]]) -> dict[str, float]:
+    """wrk runs of equal length as one: requests/s averaged, p50 averaged, the worst p99, errors summed."""
+    return {
+        "rps": sum(r["rps"] for r in runs) / len(runs),
+        "p50_ms": sum(r["p50_ms"] for r in runs) / len(runs),
+        "p99_ms": max(r["p99_ms"] for r in runs),
+        "errors": sum(r["errors"] for r in runs),
+        "non2xx": sum(r["non2xx"] for r in runs),
+    }
+
+
+def _seconds(value: float | None) -> str:
+    return "never" if value is None else f"{value:.2f} s"
+
+
+# --------------------------------------------------------------------------------------------- faults
+def bench_faults(args: argparse.Namespace) -> None:
+    """Database restart and dropped connections under load: statuses and recovery, against the run's baseline.
+
+    The API (PostGIS backend, ``--workers`` workers, reader role) on a database of its own cluster
+    (15/gandan_faults on port 5434, created by scripts/test-services.sh, as tests/test_faults.py uses:
+    restarting it touches nothing else) answers eight keep-alive clients for ``--fault-seconds``; a third
+    of the way in, the cluster restarts (``pg_ctlcluster ... restart -m fast``), and in a second run the
+    reader's sessions are terminated and its connections refused for 5 s. Printed: every status seen,
+    how soon after the database accepted connections again the first 200 came back and the last 503
+    went, and the req/s before the fault, until recovery and after it (the baseline is the first).
+    """
+    import psycopg
+    from bench_postgis import (
+        cluster_restart,
+        drive_load,
+        recovery,
+        scratch_database,
+        serve_api,
+        wait_for_database,
     )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        one = f"{base}/v1/nearest?lat=21.0285&lon=105.8542&procedure=1.001193&at=2026-03-02T09:30%2B07:00&k=3"
-        results = {}
-        with tempfile.NamedTemporaryFile("w", suffix=".txt") as paths:
-            paths.write("\n".join(_varied_nearest_paths(2000)) + "\n")
-            paths.flush()
-            runs = (
-                ("healthz", f"{base}/healthz", None),
-                ("nearest (one query)", one, None),
-                ("nearest (2,000 varied queries)", f"{base}/v1/nearest", Path(paths.name)),
-            )
-            for name, url, listed in runs:
-                results[name] = _wrk(wrk, url, args.seconds, args.connections, listed)
-        for name, r in results.items():
-            print(
-                f"http {name}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
-                f"errors {int(r['errors'])}, non-2xx {int(r['non2xx'])}"
-            )
-        for name in list(results)[1:]:
-            print(
-                f"http ratio {name} / healthz: {results[name]['rps'] / results['healthz']['rps']:.0%} "
-                f"({args.connections} connections, {args.seconds} s, {args.workers} worker(s))"
-            )
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
+
+    from geo.index import read_index
+    from geo.store.load import load_index
+
+    cluster, port = os.environ.get("GANDAN_TEST_FAULT_PG_CLUSTER", "gandan_faults"), 5434
+    env = {**os.environ, "GANDAN_TEST_PG_CLUSTER": cluster, "GANDAN_TEST_PG_PORT": str(port),
+           "GANDAN_TEST_SKIP_BROWSER": "1"}
+    subprocess.run(["bash", str(ROOT / "scripts" / "test-services.sh")], check=True, env=env)
+    admin = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    name = f"gandan_bench_faults_{os.getpid()}"
+    paths = _varied_nearest_paths(2000)
+    seconds = args.fault_seconds
+    fault_at = seconds / 3
+    with scratch_database(admin, name) as (loader, reader):
+        load_index(read_index(), loader)
+        db = admin.rsplit("/", 1)[0] + f"/{name}"
+
+        def cut() -> None:
+            with psycopg.connect(db.replace("+psycopg", ""), autocommit=True) as conn:
+                conn.execute(f"REVOKE CONNECT ON DATABASE {name} FROM gandan_reader")
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = %s "
+                    "AND usename = 'gandan_reader'",
+                    (name,),
+                )
+
+        def heal() -> None:
+            with psycopg.connect(db.replace("+psycopg", ""), autocommit=True) as conn:
+                conn.execute(f"GRANT CONNECT ON DATABASE {name} TO gandan_reader")
+            up["at"] = wait_for_database(reader)
+
+        def restart() -> None:
+            cluster_restart(cluster)
+            up["at"] = wait_for_database(reader)
+
+        with serve_api({"GANDAN_BACKEND": "postgis", "GANDAN_DATABASE_URL": reader}, args.workers) as api:
+            for label, events in (
+                ("database restart", [(fault_at, restart)]),
+                ("dropped connections, reader refused 5 s", [(fault_at, cut), (fault_at + 5, heal)]),
+            ):
+                up: dict[str, float] = {}
+                pids = api.worker_pids()
+                records, start = drive_load(api.port, paths, seconds, events=events)
+                up_s = up["at"] - start
+                r = recovery(records, up_s)
+                recovered = up_s + (r["recovered_s"] or 0.0)
+
+                def rate(lo: float, hi: float, records: list = records) -> float:
+                    done = [x for x in records if lo <= x.ended < hi and x.status == 200]
+                    return len(done) / max(hi - lo, 1e-9)
+
+                before, during, after = rate(0, fault_at), rate(fault_at, recovered), rate(recovered + 1, seconds)
+                print(
+                    f"faults {label} ({seconds:g} s, fault at {fault_at:.1f} s, {args.workers} workers, 8 clients): "
+                    f"{r['requests']:,} requests, statuses {dict(sorted(r['statuses'].items()))}, "
+                    f"{len(r['bad'])} neither 200 nor 503 problem+json; database accepting again at "
+                    f"{up_s:.1f} s, first 200 after it in {_seconds(r['recovered_s'])}, last 503 "
+                    f"{_seconds(r['last_503_after_up_s'])} after it; "
+                    f"workers {'unchanged' if api.worker_pids() == pids else 'RESTARTED'}"
+                )
+                print(
+                    f"faults {label} throughput: {before:,.0f} req/s before (baseline), {during:,.0f} until recovered "
+                    f"({during / before:.0%}), {after:,.0f} after ({after / before:.0%})"
+                )
 
 
 def _varied_nearest_paths(n: int) -> list[str]:
@@ -387,6 +500,7 @@ TARGETS: dict[str, Callable[[argparse.Namespace], None]] = {
     "build": bench_build,
     "nearest": bench_nearest,
     "http": bench_http,
+    "faults": bench_faults,
     "staff": bench_staff,
     "network": _delegate("bench_network"),
     "postgis": _delegate("bench_postgis"),
@@ -404,8 +518,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=200_000, help="batch size (nearest)")
     parser.add_argument("--seconds", type=int, default=30, help="wrk duration (http)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (http)")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (http, staff)")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (http, faults, staff)")
     parser.add_argument("--staff-changes", type=int, default=100, help="active staff changes (staff)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the varied queries (http)")
+    parser.add_argument("--fault-seconds", type=float, default=60, help="length of each fault run (faults)")
+    parser.add_argument(
+        "--admin-url",
+        default=os.environ.get("GANDAN_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+        help="superuser URL for the scratch PostGIS database (http)",
+    )
     args, rest = parser.parse_known_args()
     args.rest = rest  # what this parser does not know goes to the delegated targets
     print(

@@ -25,12 +25,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import os
+import signal
+import socket
 import statistics
+import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,7 +50,19 @@ _MIRROR = ROOT.parent / "shared" / "data" / "mirror"
 if "GANDAN_DATA_MIRROR" not in os.environ and _MIRROR.is_dir():
     os.environ["GANDAN_DATA_MIRROR"] = str(_MIRROR)
 
-__all__ = ["run"]
+__all__ = [
+    "ApiServer",
+    "LoadRecord",
+    "cluster_restart",
+    "drive_load",
+    "free_port",
+    "libpq_url",
+    "recovery",
+    "run",
+    "scratch_database",
+    "serve_api",
+    "wait_for_database",
+]
 
 ADMIN_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 Query = tuple[float, float, str, datetime, int, bool]
@@ -112,27 +130,216 @@ def _describe(times: np.ndarray) -> str:
     )
 
 
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy URL as a libpq URI (for psycopg.connect and pg tools)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 @contextlib.contextmanager
-def _scratch_database(admin_url: str) -> Iterator[str]:
-    """A fresh database with PostGIS on the admin's server, dropped afterwards; yields its SQLAlchemy URL."""
+def scratch_database(admin_url: str, name: str | None = None) -> Iterator[tuple[str, str]]:
+    """A fresh database made by `geo.store.load.create_database` (PostGIS, loader and reader roles) on the
+    admin's server, dropped afterwards; yields the SQLAlchemy URLs ``(loader, reader)``."""
     import psycopg
     from psycopg import sql
     from sqlalchemy.engine import make_url
 
-    admin = make_url(admin_url)
-    libpq = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"gandan_bench_{os.getpid()}"
-    with psycopg.connect(libpq, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-    url = admin.set(database=name)
+    from geo.store.load import DEFAULT_LOADER_ROLE, DEFAULT_READER_ROLE, create_database
+
+    name = name or f"gandan_bench_{os.getpid()}"
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
+        conn.execute(drop)
+    create_database(admin_url, name)
+    url = make_url(admin_url).set(drivername="postgresql+psycopg", database=name, password=None)
     try:
-        with psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False)) as conn:
-            conn.execute("CREATE EXTENSION postgis")
-        yield url.render_as_string(hide_password=False)
+        yield (
+            url.set(username=DEFAULT_LOADER_ROLE).render_as_string(hide_password=False),
+            url.set(username=DEFAULT_READER_ROLE).render_as_string(hide_password=False),
+        )
     finally:
-        with psycopg.connect(libpq, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
+            conn.execute(drop)
+
+
+# --------------------------------------------------------------------------------------------- API under load
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ApiServer:
+    """A ``uvicorn app.main:create_app`` process on a loopback port."""
+
+    url: str
+    port: int
+    process: subprocess.Popen[bytes]
+    workers: int
+
+    def worker_pids(self) -> set[int]:
+        """Process ids of the worker processes, from /proc (the server's own with one worker)."""
+        if self.workers == 1:
+            return {self.process.pid} if self.process.poll() is None else set()
+        pids = set()
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                    # multiprocessing's resource tracker is a child too; the workers are the spawned ones
+                    if int(fields[1]) != self.process.pid:
+                        continue
+                    if b"resource_tracker" not in (entry / "cmdline").read_bytes():
+                        pids.add(int(entry.name))
+        return pids
+
+    def get(self, path: str, timeout_s: float = 10) -> tuple[int, str, bytes]:
+        """``(status, content type, body)`` of one GET on a fresh connection."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout_s)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, response.getheader("content-type") or "", response.read()
+        finally:
+            conn.close()
+
+
+@contextlib.contextmanager
+def serve_api(env: dict[str, str], workers: int = 2, start_timeout_s: float = 90) -> Iterator[ApiServer]:
+    """Run the API (``env`` added to this process's environment) until the block ends; waits for /healthz."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--workers", str(workers)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
+    server = ApiServer(f"http://127.0.0.1:{port}", port, process, workers)
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the API exited with code {process.returncode} before answering")
+            try:
+                if server.get("/healthz", timeout_s=2)[0] == 200 and len(server.worker_pids()) >= workers:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the API did not answer /healthz within {start_timeout_s:g} s")
+            time.sleep(0.2)
+        yield server
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass(frozen=True)
+class LoadRecord:
+    """One request of `drive_load`: when it started and ended (s from the start), its status, content type."""
+
+    started: float
+    ended: float
+    status: int  # 0: no HTTP answer (connection refused, reset, timeout)
+    content_type: str
+
+
+def drive_load(
+    port: int,
+    paths: list[str],
+    seconds: float,
+    threads: int = 8,
+    events: list[tuple[float, Callable[[], None]]] | None = None,
+    timeout_s: float = 10,
+) -> tuple[list[LoadRecord], float]:
+    """GET ``paths`` in turn from ``threads`` keep-alive clients for ``seconds``, running each event
+    ``(at_s, action)`` in this thread meanwhile; returns the records and this run's start (monotonic)."""
+    start = time.monotonic()
+    end = start + seconds
+    records: list[LoadRecord] = []
+    lock = threading.Lock()
+
+    def client(first: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+        mine: list[LoadRecord] = []
+        i = first
+        while (t0 := time.monotonic()) < end:
+            try:
+                conn.request("GET", paths[i % len(paths)])
+                response = conn.getresponse()
+                response.read()
+                status, ctype = response.status, response.getheader("content-type") or ""
+            except (OSError, http.client.HTTPException) as exc:
+                status, ctype = 0, type(exc).__name__
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+            mine.append(LoadRecord(t0 - start, time.monotonic() - start, status, ctype))
+            i += threads
+        conn.close()
+        with lock:
+            records.extend(mine)
+
+    workers = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for at_s, action in sorted(events or [], key=lambda e: e[0]):
+        time.sleep(max(0.0, start + at_s - time.monotonic()))
+        action()
+    for worker in workers:
+        worker.join(timeout=seconds + timeout_s + 5)
+    records.sort(key=lambda r: r.started)
+    return records, start
+
+
+def wait_for_database(url: str, timeout_s: float = 60) -> float:
+    """Block until ``url`` accepts a connection (and a query); the monotonic time it first did."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with psycopg.connect(libpq_url(url), connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+            return time.monotonic()
+        except psycopg.Error:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def cluster_restart(cluster: str, major: int = 15) -> None:
+    """``pg_ctlcluster <major> <cluster> restart`` (root), fast shutdown: sessions are cut at once."""
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", str(major), cluster, "restart", "-m", "fast"],
+        check=True,
+        capture_output=True,
+    )
+
+
+def recovery(records: list[LoadRecord], up_s: float) -> dict[str, Any]:
+    """What a load run through a fault says: statuses, failures, and how soon 200s came back after ``up_s``."""
+    by_status: dict[int, int] = {}
+    for r in records:
+        by_status[r.status] = by_status.get(r.status, 0) + 1
+    bad = [r for r in records if not (r.status == 200 or (r.status == 503 and "problem+json" in r.content_type))]
+    after = [r for r in records if r.started >= up_s]
+    first_ok = next((r.ended for r in after if r.status == 200), None)
+    last_503 = max((r.ended for r in records if r.status == 503), default=None)
+    return {
+        "requests": len(records),
+        "statuses": by_status,
+        "bad": bad,
+        "recovered_s": None if first_ok is None else first_ok - up_s,
+        "last_503_after_up_s": None if last_503 is None else last_503 - up_s,
+        "503_after_up_plus_5s": sum(1 for r in after if r.status != 200 and r.started >= up_s + 5),
+    }
 
 
 def _bench(loader_url: str, reader_url: str, args: argparse.Namespace) -> None:
@@ -218,8 +425,8 @@ def run(argv: list[str]) -> None:
     if args.database_url:
         _bench(args.database_url, args.reader_url or args.database_url, args)
         return
-    with _scratch_database(args.admin_url) as url:
-        _bench(url, args.reader_url or url, args)
+    with scratch_database(args.admin_url) as (loader, reader):
+        _bench(loader, args.reader_url or reader, args)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ Sections (add new ones below with the same kind of header):
 * Core: settings on the data mirror, the built index, the embedded engine, the service and the HTTP
   client; a folder for files worth looking at.
 * PostGIS: a fresh PostgreSQL 15 + PostGIS 3 database per test run, with a loader and a
-  read-only reader role, and a switch that cuts the reader off for fault tests.
+  read-only reader role, and a switch that cuts the reader off for fault tests; and a cluster of
+  its own that the database-restart tests may restart.
 """
 
 from __future__ import annotations
@@ -253,6 +254,7 @@ def _setup_test_db(admin_db_url: str) -> None:
         dbname = sql.Identifier(conn.info.dbname)
         for stmt in (
             "CREATE EXTENSION postgis",
+            "CREATE EXTENSION btree_gist",  # the nearest statement's index (migration 0002)
             "REVOKE ALL ON DATABASE {db} FROM PUBLIC",
             "GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {loader}",
             "GRANT CONNECT ON DATABASE {db} TO {reader}",
@@ -361,3 +363,49 @@ def postgis_outage(postgis_url: PostgisURLs) -> Iterator[PostgisOutage]:
         yield outage
     finally:
         outage.restore()
+
+
+# ---------------------------------------------------------------------------------------------
+# A cluster that may be restarted
+# ---------------------------------------------------------------------------------------------
+#
+# Restarting the server under a load run (tests/test_faults.py) must not break the tests other
+# xdist workers run at the same time on 15/main. So the restart tests run on a Debian cluster of
+# their own, 15/gandan_faults on 127.0.0.1:5434 (GANDAN_TEST_FAULT_PG_CLUSTER / _PORT), which
+# scripts/test-services.sh creates and starts like the main one (GANDAN_TEST_PG_CLUSTER/_PORT).
+# The module fixture stops it again at the end. Needs root (pg_ctlcluster); fails, never skips.
+
+FAULT_PG_CLUSTER = os.environ.get("GANDAN_TEST_FAULT_PG_CLUSTER", "gandan_faults")
+FAULT_PG_PORT = int(os.environ.get("GANDAN_TEST_FAULT_PG_PORT", "5434"))
+
+
+class RestartableCluster(NamedTuple):
+    """A PostgreSQL cluster the tests own: its Debian name, port and superuser URL."""
+
+    cluster: str
+    port: int
+    admin_url: str
+
+
+@pytest.fixture(scope="module")
+def restartable_postgis() -> Iterator[RestartableCluster]:
+    """Cluster 15/gandan_faults, created and started by scripts/test-services.sh; stopped at the end."""
+    env = {
+        **os.environ,
+        "GANDAN_TEST_PG_CLUSTER": FAULT_PG_CLUSTER,
+        "GANDAN_TEST_PG_PORT": str(FAULT_PG_PORT),
+        "GANDAN_TEST_SKIP_BROWSER": "1",
+    }
+    script = REPO_ROOT / "scripts" / "test-services.sh"
+    proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=1800, check=False, env=env)
+    if proc.returncode != 0:
+        pytest.fail(f"cannot provide cluster 15/{FAULT_PG_CLUSTER}: {(proc.stdout + proc.stderr).strip()}")
+    admin_url = f"postgresql+psycopg://postgres@127.0.0.1:{FAULT_PG_PORT}/postgres"
+    try:
+        yield RestartableCluster(FAULT_PG_CLUSTER, FAULT_PG_PORT, admin_url)
+    finally:
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", "15", FAULT_PG_CLUSTER, "stop", "-m", "fast"],
+            capture_output=True,
+            check=False,
+        )

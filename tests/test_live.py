@@ -302,10 +302,9 @@ def test_a_rebuilt_index_is_served_without_restart_and_without_a_failed_request(
 @pytest.mark.postgis
 def test_postgis_live_state_follows_loads_and_staff_changes(postgis_url: Any, index: Index, finder: Finder) -> None:
     """On PostGIS: a staff closure and move are served (re-ranked exactly), and a new load is picked up."""
-    from tests.store.test_postgis import _variant
-
     from geo.store.load import load_index
     from geo.store.staff_pg import PostgisStaffStore
+    from tests.store.test_postgis import _variant
     from tests.store.test_staff import migrated_staff_url
 
     served = "test-live"

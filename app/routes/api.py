@@ -101,7 +101,11 @@ async def communes(
     return service.search_communes(q, limit)
 
 
-@router.get("/communes/{code}", responses=PROBLEMS)
+@router.get(
+    "/communes/{code}",
+    responses={**PROBLEMS, 200: {"content": {"application/geo+json": {"schema": {"type": "object"}}}}},
+    response_class=GeoJSONResponse,
+)
 async def commune(
     service: ServiceDep,
     code: Annotated[str, Path(description="Official 5-digit code, e.g. 00004.", max_length=16)],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Annotated, Any, Literal
 
 import geopandas as gpd
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from app.dependencies import ServiceDep
-from app.responses import GeoJSONResponse
+from app.responses import GEOJSON, GeoJSONResponse
 from geo.errors import InvalidParameter, NotFound
 from geo.service import geometry_json
 
@@ -33,7 +34,20 @@ COLLECTIONS = {
     "legacy_units": ("Đơn vị cấp xã trước 2025-07-01", "The 526 pre-merger units, one point each."),
 }
 FormatParam = Annotated[Literal["json", "html"] | None, Query(description="json (default) or html.")]
+# What each route answers besides its default JSON (problem+json errors are added for every route by
+# `app.errors.document_problems`); 404 where a collection or feature may not exist.
+_JSON_OR_HTML: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, "text/html": {"schema": {"type": "string"}}}},
+}
+_GEOJSON_OR_HTML: dict[int | str, dict[str, Any]] = {
+    200: {"content": {GEOJSON: {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}},
+    404: {"description": "No such collection or feature (problem+json)."},
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such collection (problem+json)."}}
 _RESERVED = {"bbox", "limit", "offset", "f"}
+_NUMBER = r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)\s*"
+BBOX_PATTERN = rf"^{_NUMBER}(?:,{_NUMBER}){{3}}$"  # documented and checked: four decimal numbers
+_BBOX = re.compile(BBOX_PATTERN)
 
 
 def _layer(service: ServiceDep, collection_id: str) -> gpd.GeoDataFrame:
@@ -61,7 +75,7 @@ def _link(request: Request, path: str, rel: str, media: str, title: str) -> dict
     return {"href": str(request.base_url).rstrip("/") + path, "rel": rel, "type": media, "title": title}
 
 
-@router.get("/", summary="Landing page")
+@router.get("/", summary="Landing page", responses=_JSON_OR_HTML)
 def landing(request: Request, f: FormatParam = None) -> Response:
     """Landing page with links to the API definition, conformance and collections."""
     links = [
@@ -111,7 +125,7 @@ def _collection_doc(request: Request, service: ServiceDep, cid: str) -> dict[str
     }
 
 
-@router.get("/collections", summary="Collections")
+@router.get("/collections", summary="Collections", responses=_JSON_OR_HTML)
 def collections(request: Request, service: ServiceDep, f: FormatParam = None) -> Response:
     """The feature collections."""
     docs = [_collection_doc(request, service, cid) for cid in COLLECTIONS]
@@ -130,7 +144,7 @@ def collections(request: Request, service: ServiceDep, f: FormatParam = None) ->
     )
 
 
-@router.get("/collections/{collection_id}", summary="One collection")
+@router.get("/collections/{collection_id}", summary="One collection", responses=_NOT_FOUND)
 def collection(
     request: Request,
     service: ServiceDep,
@@ -170,13 +184,15 @@ def _id_field(cid: str) -> str:
     return "id" if cid == "service_points" else "code"
 
 
-@router.get("/collections/{collection_id}/items", summary="Features of a collection")
+@router.get("/collections/{collection_id}/items", summary="Features of a collection", responses=_GEOJSON_OR_HTML)
 def items(
     request: Request,
     service: ServiceDep,
     collection_id: Annotated[str, Path(description="service_points, communes or legacy_units")],
     bbox: Annotated[
-        str | None, Query(description="minLon,minLat,maxLon,maxLat (CRS84).", max_length=200)
+        str | None,
+        Query(description="minLon,minLat,maxLon,maxLat (CRS84), decimal degrees.", max_length=200,
+              json_schema_extra={"pattern": BBOX_PATTERN}),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 100,
     offset: Annotated[int, Query(ge=0, le=100_000, description="Items to skip.")] = 0,
@@ -185,10 +201,9 @@ def items(
     """Features, filtered by bbox and by any property given as a query parameter (``?kind=branch``)."""
     layer = _layer(service, collection_id)
     if bbox:
-        try:
-            minx, miny, maxx, maxy = (float(v) for v in bbox.split(","))
-        except ValueError as exc:
-            raise InvalidParameter(f"bbox={bbox!r} must be four numbers minLon,minLat,maxLon,maxLat") from exc
+        if _BBOX.match(bbox) is None:
+            raise InvalidParameter(f"bbox={bbox!r} must be four numbers minLon,minLat,maxLon,maxLat")
+        minx, miny, maxx, maxy = (float(v) for v in bbox.split(","))
         if minx > maxx or miny > maxy:
             raise InvalidParameter(f"bbox={bbox!r}: min must not exceed max")
         layer = layer.cx[minx:maxx, miny:maxy]
@@ -231,7 +246,7 @@ def items(
     return GeoJSONResponse(body)
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature")
+@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature", responses=_GEOJSON_OR_HTML)
 def item(
     request: Request,
     service: ServiceDep,

@@ -34,7 +34,7 @@ from app.assets import VENDOR_DIR, VENDOR_URL, require_web_assets
 from app.dependencies import AtParam, ServiceDep, resolve_at
 from app.responses import GEOJSON, GeoJSONResponse
 from app.schemas import Problem
-from geo.errors import DataProblem, DataValidationError, NotFound
+from geo.errors import DataProblem, DataValidationError, InvalidParameter, NotFound
 from geo.modes import TRAVEL_MODES, TravelMode
 from geo.offline import use_local_assets
 from geo.simplify import light_geojson
@@ -268,11 +268,15 @@ def communes_geojson(
     request: Request,
     service: ServiceDep,
     tolerance_m: Annotated[
-        Literal[10, 30, 100],
-        Query(description="Simplification tolerance in metres (shared edges stay shared)."),
+        int,
+        # An int with a documented enum: a Literal of ints never matches a query string (every value was 422).
+        Query(description="Simplification tolerance in metres (shared edges stay shared).",
+              json_schema_extra={"enum": [10, 30, 100]}),
     ] = 30,
 ) -> Response:
     """All communes as one light GeoJSON FeatureCollection (code, name, kind), for a background layer."""
+    if tolerance_m not in (10, 30, 100):
+        raise InvalidParameter(f"tolerance_m={tolerance_m} must be 10, 30 or 100")
     index = service.index
     key = ("communes", id(index), int(tolerance_m))
     cache = _cache(request)

@@ -4,20 +4,34 @@ Queries
     The API connects as the read-only role, in read-only sessions with a statement timeout. Small
     reference tables (procedures, communes, points, capabilities, calendar) are read once at start-up
     (again when ``load_id`` shows a new load) into the same `geo.catalog.Catalog` the embedded engine
-    builds; the per-request work is SQL:
+    builds, with the embedded `geo.boundaries.CommuneLocator` on the communes read; the per-request work
+    is one SQL statement:
 
-    * ``commune_at`` and ``check_location``: one statement, ``ST_Covers`` on the commune polygons (GiST)
-      and ``ST_Intersects`` on the subdivided service area (GiST);
-    * ``nearest``: a KNN statement ``ORDER BY geom_utm <-> origin LIMIT n`` over the GiST index, joined
-      to ``capabilities`` for the procedure, returning each candidate's true geodesic distance
-      (``ST_Distance`` on geography, on the WGS 84 spheroid) and its projected distance.
+    * ``nearest``: a KNN statement ``ORDER BY geom_utm <-> origin LIMIT n`` on ``capabilities``, whose
+      rows carry their point's UTM 48N position, over the GiST index on ``(boundary_set,
+      procedure_code, geom_utm)``: the walk meets only the points that handle the procedure, nearest
+      first. It returns each candidate's id, projected distance and the ``load_id`` that wrote the row
+      (so a new load is noticed by the very statement that answers). Three choices took the statement
+      from about 500 µs to about 70 µs of database time on this machine: the origin's UTM 48N
+      coordinates computed here (pyproj) rather than by a server-side ``ST_Transform`` (the largest
+      share); the index per procedure rather than a walk over every point probing ``capabilities`` for
+      each; the geodesic (WGS 84 ellipsoid) distance of the few candidates computed here with the
+      embedded engine's `pyproj.Geod` rather than by ``ST_Distance`` on geography, which also makes
+      both backends' keys bit-identical. ``LIMIT`` never
+      exceeds the procedure's capable points, so the walk stops at the last of them.
+    * the commune of an origin comes from the in-memory locator; only an origin outside every commune
+      (the 1 km buffer, or outside Hanoi) asks the database whether it lies in the service area
+      (``ST_Intersects`` on the subdivided area, GiST).
 
     Opening states are evaluated in Python on that small candidate set, and the ranking is the shared
     rule of `geo.ranking` (`rank_key`, and `rank_nearest` with its exact stop): key (open 0 < unknown 1 <
     closed 2, geodesic distance rounded to the cm, id), batches growing fourfold until the k-th key is open
     and nearer than the projected distance of the farthest candidate fetched (scaled by a margin below the
-    UTM scale factor), or every capable point was fetched. Both backends therefore return the same ids in
-    the same order (tests/test_postgis.py checks 2,000 random queries).
+    UTM scale factor), or every capable point was fetched. The class of every capable point is known in
+    memory, so a batch also says the best class it left out (``frontier_rank``): when every place is
+    closed (nights, holidays) the first batch settles too, where a distance-only frontier would fetch them
+    all. Both backends therefore return the same ids in the same order (tests/test_postgis.py checks
+    2,000 random queries).
 
     The trap avoided here: a distance condition in the WHERE clause of a KNN query (``ST_DWithin``, or
     ``ST_Distance(...) < r``) either makes the planner drop the ordered index scan for a bitmap scan plus
@@ -26,18 +40,29 @@ Queries
     So the statement has no distance filter at all; the stop rule runs in Python, and a larger batch is a
     new ``LIMIT``. (``ST_Distance`` in ``ORDER BY`` would not use the index either: only ``<->`` does.)
 
+Connections
+    Two paths share the statement. The HTTP API awaits `PostgisBackend.nearest_async` and
+    `health_async` on the event loop: an async psycopg connection pool per event loop (per worker
+    process; `geo.store.pool`), at most ``pool_size`` connections opened on demand, each statement
+    prepared on the server at its first use (``prepare_threshold=0``) and planned once
+    (``plan_cache_mode=force_generic_plan``); no thread hand-off and no per-request session set-up. The
+    KNN statements that requests of one event-loop turn await leave as one statement
+    (`KNN_BATCH_SQL`, a ``LATERAL`` walk per query). The synchronous methods (CLI, MCP, tests) use the
+    SQLAlchemy engine's pool and run the same prepared `KNN_SQL` on its psycopg connection.
+
 Faults
-    Every query runs through one helper on one pooled connection. A pooled connection that died (server
-    restart, terminated session) is noticed at checkout by ``pool_pre_ping`` (an empty statement, about
-    3 % of a simple query's time), or else on first use (psycopg marks it broken, SQLAlchemy invalidates
-    the pool), and then the query runs once more on a fresh connection.
-    When the database still cannot be reached: `geo.errors.BackendUnavailable` (HTTP 503 problem+json).
-    Nothing is cached as "down": the next request tries again, so service resumes by itself when the
-    database returns. `PostgisBackend.health` reports ``{"database": "ok" | "down: …"}``.
+    A pooled connection that died (server restart, terminated session) fails its statement; it is
+    dropped, with the other idle connections of the async pool (after a restart they are all dead), and
+    the query runs once more on a fresh connection. When the database still cannot be reached, or no
+    connection frees up within the connect timeout, or a statement outlives its timeout (also enforced
+    on the client, for a network that drops packets): `geo.errors.BackendUnavailable` (HTTP 503
+    problem+json). Nothing is cached as "down": the next request tries again, so service resumes by
+    itself when the database returns. `PostgisBackend.health` reports ``{"database": "ok" | "down: …"}``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import threading
@@ -45,28 +70,47 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
 from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import psycopg
+import pyproj
 import sqlalchemy as sa
-from geoalchemy2 import Geography
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from geo.boundaries import CommuneLocator
+from geo.boundaries import METRIC_CRS, CommuneLocator
 from geo.catalog import Catalog, check_location
 from geo.errors import BackendUnavailable
 from geo.hours import Calendar, OpeningState, ensure_aware
 from geo.index import Index
-from geo.ranking import STATE_RANK, Candidates, NearestResult, build_result, check_k, rank_key, rank_nearest
+from geo.ranking import (
+    STATE_RANK,
+    Candidates,
+    NearestResult,
+    Ranked,
+    build_result,
+    check_k,
+    rank_key,
+    rank_nearest,
+    settles,
+    top_k,
+)
 from geo.settings import Settings
 from geo.store.load import engine_url, error_reason, read_index_on, unavailable
-from geo.store.models import METRIC_SRID, WGS84_SRID, BoundarySet, Capability, Commune, ServiceAreaPart, ServicePoint
+from geo.store.models import (
+    METRIC_SRID,
+    WGS84_SRID,
+    BoundarySet,
+    Capability,
+    Commune,
+    ServiceAreaPart,
+)
+from geo.store.pool import AsyncPool, KnnBatcher
 
-__all__ = ["PostgisBackend"]
+__all__ = ["KNN_BATCH_SQL", "KNN_SQL", "LOAD_ID_SQL", "PostgisBackend"]
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -77,9 +121,48 @@ _T = TypeVar("_T")
 _ENVELOPE_PAD_DEG = 0.05
 _DEFAULT_CONNECT_TIMEOUT_S = 3
 _DEFAULT_STATEMENT_TIMEOUT_MS = 5_000
+# Per worker process. The batcher sends the waiting queries as one statement, so two connections keep
+# the database busy; more only add processes competing for the same cores (scripts/bench.py http).
+_DEFAULT_POOL_SIZE = 2
+# /healthz answers "ok" without a round trip when a statement succeeded this recently (under load, every
+# request proves the database answers); otherwise it asks.
+_HEALTH_FRESH_S = 1.0
+_NO_CLASS_LEFT = len(STATE_RANK)  # frontier_rank of a batch that left nothing out
+_TO_METRIC = pyproj.Transformer.from_crs(f"EPSG:{WGS84_SRID}", METRIC_CRS, always_xy=True)
+_GEOD = pyproj.Geod(ellps="WGS84")
 
 
 # =============================================================================================== statements
+# The hot statement is plain SQL run by psycopg (prepared on the server at its first use); SQLAlchemy's
+# compile and result layers cost more than the statement's own execution. Table names come from the models.
+KNN_SQL = f"""
+SELECT c.point_id, c.geom_utm <-> ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), {METRIC_SRID}), c.load_id
+FROM {Capability.__tablename__} c
+WHERE c.boundary_set = %(boundary_set)s AND c.procedure_code = %(code)s
+ORDER BY c.geom_utm <-> ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), {METRIC_SRID})
+LIMIT %(want)s
+"""
+"""The ``want`` points nearest the origin that handle the procedure, by ``<->`` on the GiST index
+``ix_capabilities_knn`` (no distance WHERE): ``point id, projected metres, load_id`` per row."""
+
+KNN_BATCH_SQL = f"""
+SELECT q.i, k.point_id, k.projected_m, k.load_id
+FROM unnest(%(codes)s::text[], %(xs)s::float8[], %(ys)s::float8[], %(wants)s::int4[])
+     WITH ORDINALITY AS q(code, x, y, want, i)
+CROSS JOIN LATERAL (
+    SELECT c.point_id, c.geom_utm <-> ST_SetSRID(ST_MakePoint(q.x, q.y), {METRIC_SRID}) AS projected_m, c.load_id
+    FROM {Capability.__tablename__} c
+    WHERE c.boundary_set = %(boundary_set)s AND c.procedure_code = q.code
+    ORDER BY c.geom_utm <-> ST_SetSRID(ST_MakePoint(q.x, q.y), {METRIC_SRID})
+    LIMIT q.want
+) k
+"""
+"""`KNN_SQL` for several queries at once (`geo.store.pool.KnnBatcher`): ``i`` (1-based) and its row."""
+
+LOAD_ID_SQL = f"SELECT load_id FROM {BoundarySet.__tablename__} WHERE id = %(boundary_set)s"
+"""The ``load_id`` of the boundary set served (health)."""
+
+
 def _origin() -> Any:
     lon = sa.bindparam("lon", type_=sa.Double)
     lat = sa.bindparam("lat", type_=sa.Double)
@@ -106,30 +189,13 @@ def _locate_statement() -> sa.Select[Any]:
     )
 
 
-def _knn_statement() -> sa.Select[Any]:
-    """The ``want`` capable points nearest the origin by ``<->`` on the UTM 48N GiST index (no distance WHERE)."""
-    sp = ServicePoint.__table__
-    cap = Capability.__table__
-    origin = _origin()
-    projected = sp.c.geom_utm.distance_centroid(sa.func.ST_Transform(origin, METRIC_SRID))
-    geodesic = sa.func.ST_Distance(
-        sa.cast(sp.c.geom, Geography(srid=WGS84_SRID)), sa.cast(origin, Geography(srid=WGS84_SRID)), True
-    )
-    return (
-        sa.select(sp.c.id, geodesic.label("distance_m"), projected.label("projected_m"))
-        .join_from(sp, cap, sa.and_(cap.c.boundary_set == sp.c.boundary_set, cap.c.point_id == sp.c.id))
-        .where(
-            sp.c.boundary_set == sa.bindparam("boundary_set", type_=sa.Text),
-            cap.c.procedure_code == sa.bindparam("code", type_=sa.Text),
-        )
-        .order_by(projected)
-        .limit(sa.bindparam("want", type_=sa.Integer))
-    )
-
-
 _LOCATE = _locate_statement()
-_KNN = _knn_statement()
 _LOAD_ID = sa.select(BoundarySet.load_id).where(BoundarySet.id == sa.bindparam("boundary_set", type_=sa.Text))
+
+
+def _first_batch(k: int) -> int:
+    """Candidates fetched by the first KNN statement of a query (`rank_nearest`'s default)."""
+    return max(2 * k, 8)
 
 
 @dataclass(frozen=True)
@@ -140,25 +206,46 @@ class _Reference:
     load_id: uuid.UUID
     catalog: Catalog
     envelope: tuple[float, float, float, float]  # the communes' bounding box, padded
+    locator: CommuneLocator
 
     @classmethod
     def from_index(cls, index: Index, load_id: uuid.UUID) -> _Reference:
         minx, miny, maxx, maxy = (float(v) for v in index.communes.total_bounds)
         pad = _ENVELOPE_PAD_DEG
+        catalog = Catalog.from_index(index)
         return cls(
             boundary_set=index.boundary_set,
             load_id=load_id,
-            catalog=Catalog.from_index(index),
+            catalog=catalog,
             envelope=(minx - pad, miny - pad, maxx + pad, maxy + pad),
+            locator=CommuneLocator(catalog.index.communes),  # the embedded engine's, raster included
         )
 
-    @cached_property
-    def locator(self) -> CommuneLocator:
-        return CommuneLocator(self.catalog.index.communes, cell_deg=None)  # vectorised callers only
+
+@dataclass(slots=True)
+class _Query:
+    """One nearest query, checked and resolved in memory before its statement runs."""
+
+    ref: _Reference
+    lon: float
+    lat: float
+    at: datetime
+    k: int
+    open_only: bool
+    procedure: dict[str, Any]
+    capable_count: int
+    class_left: list[int]  # capable points per class at ``at``
+    ranks: np.ndarray  # every point's class at ``at``
+    commune_row: int | None
+    params: dict[str, Any]
 
 
 class _Stale(Exception):
-    """The database was reloaded between two statements of one query."""
+    """The database holds another load than the reference tables in memory."""
+
+    def __init__(self, load_id: uuid.UUID | None) -> None:
+        super().__init__(load_id)
+        self.load_id = load_id
 
 
 class PostgisBackend:
@@ -171,12 +258,14 @@ class PostgisBackend:
     boundary_set
         The boundary set to serve; default the one loaded last.
     connect_timeout_s, statement_timeout_ms
-        How long a connection attempt and a statement may take before the request answers 503.
+        How long a connection attempt (or the wait for a free pooled connection) and a statement may
+        take before the request answers 503.
     pool_size
-        Pooled connections kept open (plus as many again on demand).
+        Connections per event loop (`nearest_async`), and kept open by the synchronous pool (plus as
+        many again on demand).
     pre_ping
-        Test each pooled connection at checkout (``pool_pre_ping``). A query that meets a dead
-        connection is retried once on a fresh one either way.
+        Test each connection of the synchronous pool at checkout (``pool_pre_ping``). A query that meets
+        a dead connection is retried once on a fresh one either way.
 
     Attributes
     ----------
@@ -196,7 +285,7 @@ class PostgisBackend:
     """
 
     name = "postgis"
-    does_io = True  # queries wait on the database: the API runs them in its thread pool
+    does_io = True  # queries wait on the database: the API awaits `nearest_async`
 
     def __init__(
         self,
@@ -205,30 +294,43 @@ class PostgisBackend:
         *,
         connect_timeout_s: int = _DEFAULT_CONNECT_TIMEOUT_S,
         statement_timeout_ms: int = _DEFAULT_STATEMENT_TIMEOUT_MS,
-        pool_size: int = 5,
+        pool_size: int = _DEFAULT_POOL_SIZE,
         pre_ping: bool = True,
     ) -> None:
+        url = engine_url(database_url)
+        # Read-only sessions even if the URL's role could write; no statement can hang a worker.
+        # plan_cache_mode: the statements have fixed shapes whose best plan (KNN index walk, GiST
+        # probes) never depends on the parameters; re-planning them would cost more than running them.
+        options = (
+            f"-c default_transaction_read_only=on -c statement_timeout={int(statement_timeout_ms)} "
+            "-c plan_cache_mode=force_generic_plan"
+        )
         self.engine: Engine = sa.create_engine(
-            engine_url(database_url),
+            url,
             # Single reads need no BEGIN/ROLLBACK round trips; sessions are read-only all the same.
             isolation_level="AUTOCOMMIT",
             pool_pre_ping=pre_ping,
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_timeout=connect_timeout_s,
-            connect_args={
-                "connect_timeout": connect_timeout_s,
-                # Read-only sessions even if the URL's role could write; no statement can hang a worker.
-                # plan_cache_mode: the statements have fixed shapes whose best plan (KNN index walk, GiST
-                # probes) never depends on the parameters; re-planning them would cost more than running them.
-                "options": (
-                    f"-c default_transaction_read_only=on -c statement_timeout={int(statement_timeout_ms)} "
-                    "-c plan_cache_mode=force_generic_plan"
-                ),
-                "application_name": "gandan-api",
-            },
+            connect_args={"connect_timeout": connect_timeout_s, "options": options, "application_name": "gandan-api"},
         )
+        self._conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._async_options: dict[str, Any] = {
+            "autocommit": True,
+            "prepare_threshold": 0,  # prepared on the server at the first execution
+            "connect_timeout": connect_timeout_s,
+            "options": options,
+            "application_name": "gandan-api",
+        }
+        self._pool_size = pool_size
+        self._connect_timeout_s = float(connect_timeout_s)
+        self._statement_timeout_s = statement_timeout_ms / 1000
+        self._async_pool: AsyncPool | None = None
+        self._knn_batcher: KnnBatcher | None = None
+        self._health_probe: asyncio.Task[dict[str, str]] | None = None
         self._reload_lock = threading.Lock()
+        self._class_counts: dict[tuple[str, int], tuple[np.ndarray, list[int]]] = {}
         try:
             self._install(self._read_reference(boundary_set))
         except BackendUnavailable:
@@ -245,6 +347,8 @@ class PostgisBackend:
 
     def close(self) -> None:
         """Close the pooled connections."""
+        if self._async_pool is not None:
+            self._async_pool.discard()
         self.engine.dispose()
 
     # ------------------------------------------------------------------ plumbing
@@ -267,6 +371,49 @@ class PostgisBackend:
                 raise unavailable(exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _fetch(self, query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows of ``query`` by psycopg on a connection of the synchronous pool (retried once, as `_run`)."""
+        for attempt in (1, 2):
+            try:
+                raw = self.engine.raw_connection()
+            except (SQLAlchemyError, psycopg.Error) as exc:  # a failed reconnect comes as psycopg's own error
+                raise unavailable(exc) from exc
+            try:
+                conn: psycopg.Connection[Any] = raw.driver_connection  # type: ignore[assignment]
+                return conn.execute(query, params, prepare=True).fetchall()
+            except psycopg.Error as exc:
+                if not (conn.broken or conn.closed):
+                    raise unavailable(exc) from exc
+                raw.invalidate()
+                if attempt == 2:
+                    raise unavailable(exc) from exc
+                log.warning("database connection lost (%s); retrying on a fresh one", error_reason(exc))
+            finally:
+                raw.close()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pool(self) -> AsyncPool:
+        """The async pool of the running event loop (a new loop, as in tests, gets a pool of its own)."""
+        pool = self._async_pool
+        if pool is None or pool.loop is not asyncio.get_running_loop():
+            if pool is not None:
+                pool.discard()
+            pool = self._async_pool = AsyncPool(
+                self._conninfo,
+                self._async_options,
+                self._pool_size,
+                self._connect_timeout_s,
+                self._statement_timeout_s,
+            )
+            self._knn_batcher = KnnBatcher(pool, KNN_SQL, KNN_BATCH_SQL)
+        return pool
+
+    def _batcher(self) -> KnnBatcher:
+        """The KNN batcher of the running event loop's pool."""
+        self._pool()
+        assert self._knn_batcher is not None
+        return self._knn_batcher
+
     def _read_reference(self, boundary_set: str | None) -> _Reference:
         try:
             with self.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
@@ -287,6 +434,7 @@ class PostgisBackend:
         # One reference object per load: a query works on the `_ref` it started with. The plain attributes
         # are part of the `geo.service.Backend` protocol, as on the embedded engine.
         self._ref = ref
+        self._class_counts = {}
         self.catalog: Catalog = ref.catalog
         self.index: Index = ref.catalog.index
         self.calendar: Calendar = ref.catalog.calendar
@@ -295,7 +443,7 @@ class PostgisBackend:
         self.procedures: pd.DataFrame = ref.catalog.procedures
 
     def _locate(self, conn: Connection, lon: float, lat: float) -> tuple[bool, str | None]:
-        """(inside the service area, covering commune code) for valid WGS 84 coordinates."""
+        """(inside the service area, covering commune code) for valid WGS 84 coordinates, from the database."""
         ref = self._ref
         minx, miny, maxx, maxy = ref.envelope
         if not (minx <= lon <= maxx and miny <= lat <= maxy):
@@ -311,10 +459,16 @@ class PostgisBackend:
         # A covering commune is inside the area by construction (the area buffers their union).
         return bool(in_area) or code is not None, code
 
+    def _inside(self, lon: float, lat: float) -> bool:
+        """Whether a valid WGS 84 origin lies in the service area: in a commune (memory), else the database."""
+        if self._ref.locator.commune_at(lon, lat) is not None:
+            return True
+        return self._run(lambda conn: self._locate(conn, lon, lat))[0]
+
     # ------------------------------------------------------------------ reference data (Finder interface)
     @property
     def locator(self) -> CommuneLocator:
-        """An in-memory commune locator (for vectorised callers; `commune_at` asks the database)."""
+        """The in-memory commune locator of the load served (the embedded engine's)."""
         return self._ref.locator
 
     @property
@@ -349,26 +503,53 @@ class PostgisBackend:
         """Opening state of the point at ``row``."""
         return self._ref.catalog.states.state_of(row, at)
 
-    # ------------------------------------------------------------------ SQL queries
     def commune_at(self, lon: float, lat: float) -> dict[str, Any] | None:
-        """The commune (code, name, full_name, kind) that covers the point, or None (``ST_Covers``)."""
-        if not (np.isfinite(lon) and np.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
-            return None
-        return self._commune(self._run(lambda conn: self._locate(conn, lon, lat))[1])
-
-    def _commune(self, code: str | None) -> dict[str, Any] | None:
-        return None if code is None else dict(self._ref.catalog.commune_by_code[code])
+        """The commune (code, name, full_name, kind) that covers the point, or None (in-memory locator)."""
+        ref = self._ref
+        row = ref.locator.commune_at(lon, lat)
+        return None if row is None else dict(ref.catalog.commune_records[row])
 
     def check_location(self, lon: float, lat: float) -> None:
         """Refuse coordinates outside Hanoi; say so when lat and lon look swapped."""
-        self._run(lambda conn: check_location(lon, lat, lambda x, y: self._locate(conn, x, y)[0]))
+        check_location(lon, lat, self._inside)
 
+    # ------------------------------------------------------------------ health
     def health(self) -> dict[str, str]:
         """``{"database": "ok"}``, or ``"down: <reason>"`` when the database or the loaded index is gone."""
         try:
-            rows = self._run(lambda conn: conn.execute(_LOAD_ID, {"boundary_set": self._ref.boundary_set}).all())
+            rows = self._fetch(LOAD_ID_SQL, {"boundary_set": self._ref.boundary_set})
         except BackendUnavailable as exc:
             return {"database": f"down: {exc.detail}"}
+        return self._health_of(rows)
+
+    async def health_async(self) -> dict[str, str]:
+        """`health` on the event loop (the API's ``/healthz``).
+
+        No round trip when a statement just succeeded, and one probe at a time (the checks that arrive
+        meanwhile share its answer: queued one behind the other, the probes of a busy worker once kept some
+        checks waiting for seconds).
+        """
+        pool = self._pool()
+        if pool.answered_within(_HEALTH_FRESH_S):
+            return {"database": "ok"}
+        probe = self._health_probe
+        if probe is None or probe.done() or probe.get_loop() is not pool.loop:
+            probe = self._health_probe = pool.loop.create_task(self._probe(pool))
+        return dict(await asyncio.shield(probe))
+
+    async def _probe(self, pool: AsyncPool) -> dict[str, str]:
+        try:
+            rows = await pool.fetch(LOAD_ID_SQL, {"boundary_set": self._ref.boundary_set})
+        except BackendUnavailable as exc:
+            return {"database": f"down: {exc.detail}"}
+        if rows and rows[0][0] != self._ref.load_id:
+            try:
+                await asyncio.to_thread(self._refresh, rows[0][0])
+            except BackendUnavailable as exc:
+                return {"database": f"down: {exc.detail}"}
+        return self._health_of(rows)
+
+    def _health_of(self, rows: list[tuple[Any, ...]]) -> dict[str, str]:
         if not rows:
             return {"database": f"down: boundary set {self._ref.boundary_set!r} is not loaded"}
         if rows[0][0] != self._ref.load_id:
@@ -378,6 +559,7 @@ class PostgisBackend:
                 return {"database": f"down: {exc.detail}"}
         return {"database": "ok"}
 
+    # ------------------------------------------------------------------ nearest
     def nearest(
         self,
         lon: float,
@@ -388,66 +570,138 @@ class PostgisBackend:
         open_only: bool = False,
     ) -> NearestResult:
         """Rank the ``k`` nearest service points that handle ``procedure``, open ones first (see `Finder.nearest`)."""
-
-        def work(conn: Connection) -> NearestResult:
-            return self._nearest(conn, lon, lat, procedure, at, k, open_only)
-
-        try:
-            return self._run(work)
-        except _Stale:
-            # A load committed between two statements: read it and answer again, once.
-            self._refresh(None)
+        if self._ref.locator.commune_at(lon, lat) is None:  # outside every commune: ask the database
+            self.check_location(lon, lat)
+        for attempt in (1, 2):
+            query = self._query(self._ref, lon, lat, procedure, at, k, open_only)
             try:
-                return self._run(work)
-            except _Stale as exc:
-                raise BackendUnavailable("the database is being reloaded; try again") from exc
 
-    def _nearest(
-        self, conn: Connection, lon: float, lat: float, procedure: str, at: datetime, k: int, open_only: bool
+                def fetch(want: int, query: _Query = query) -> Candidates:
+                    limit = min(want, query.capable_count)
+                    return self._candidates(query, self._fetch(KNN_SQL, {**query.params, "want": limit}), want)
+
+                ranked = rank_nearest(fetch, k, open_only, first=_first_batch(k)) if query.capable_count else []
+            except _Stale as stale:
+                self._reload_after(stale, attempt)
+                continue
+            return self._result(query, ranked)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def nearest_async(
+        self,
+        lon: float,
+        lat: float,
+        procedure: str,
+        at: datetime,
+        k: int = 3,
+        open_only: bool = False,
     ) -> NearestResult:
-        located: dict[tuple[float, float], str | None] = {}
+        """`nearest` on the event loop: the same statement and rule, awaited on the async pool."""
+        if self._ref.locator.commune_at(lon, lat) is None:
+            await asyncio.to_thread(self.check_location, lon, lat)
+        for attempt in (1, 2):
+            query = self._query(self._ref, lon, lat, procedure, at, k, open_only)
+            ranked: list[Ranked] = []
+            try:
+                want = _first_batch(k)
+                while query.capable_count:  # `rank_nearest`'s loop, with an awaited fetch
+                    limit = min(want, query.capable_count)
+                    rows = await self._batcher().fetch({**query.params, "want": limit})
+                    batch = self._candidates(query, rows, want)
+                    ranked = top_k(batch.ranked, k, open_only)
+                    if settles(ranked, batch, k, open_only):
+                        break
+                    want *= 4
+            except _Stale as stale:
+                await asyncio.to_thread(self._reload_after, stale, attempt)
+                continue
+            return self._result(query, ranked)
+        raise AssertionError("unreachable")  # pragma: no cover
 
-        def inside(x: float, y: float) -> bool:
-            hit, located[(x, y)] = self._locate(conn, x, y)
-            return hit
+    def _reload_after(self, stale: _Stale, attempt: int) -> None:
+        """Read the load the database holds (the query then runs again), or give up on the second time."""
+        if attempt == 2:
+            raise BackendUnavailable("the database is being reloaded; try again") from stale
+        self._refresh(stale.load_id)  # None: read again whatever is loaded (fails if nothing is)
 
-        check_location(lon, lat, inside)
+    def _query(
+        self, ref: _Reference, lon: float, lat: float, procedure: str, at: datetime, k: int, open_only: bool
+    ) -> _Query:
+        """Everything a query in the service area needs from the load ``ref``: commune, procedure, classes."""
         check_k(k)
         at = ensure_aware(at)
-        ref = self._ref  # after _locate, which refreshes it when the database was reloaded
         catalog = ref.catalog
         proc = catalog.procedure(procedure)
         code = str(proc["code"])
-        capable_count = len(catalog.capable_rows(code))
-        params = {"boundary_set": ref.boundary_set, "code": code, "lon": float(lon), "lat": float(lat)}
-
-        def fetch(want: int) -> Candidates:
-            rows = conn.execute(_KNN, {**params, "want": want}).all()
-            try:
-                positions = [catalog.row_of[r.id] for r in rows]
-            except KeyError as exc:
-                raise _Stale from exc
-            states = catalog.states.states_of(positions, at)
-            return Candidates(
-                ranked=[
-                    (rank_key(STATE_RANK[s.state], float(r.distance_m), str(r.id)), pos, float(r.distance_m))
-                    for s, r, pos in zip(states, rows, positions, strict=True)
-                ],
-                frontier_m=float(rows[-1].projected_m) if rows else math.inf,
-                exhausted=len(rows) < want or len(rows) >= capable_count,
-            )
-
-        ranked = rank_nearest(fetch, k, open_only) if capable_count else []
-        return build_result(
+        capable = catalog.capable_rows(code)
+        ranks = catalog.states.states_at(at)[1]
+        cached = self._class_counts.get((code, id(ranks)))
+        if cached is None or cached[0] is not ranks:  # held with its array, so the id() stays unique
+            counts = np.bincount(ranks[capable], minlength=_NO_CLASS_LEFT).tolist()
+            cached = self._class_counts[(code, id(ranks))] = (ranks, counts)
+        x, y = _TO_METRIC.transform(lon, lat)
+        return _Query(
+            ref=ref,
             lon=lon,
             lat=lat,
             at=at,
             k=k,
             open_only=open_only,
             procedure=proc,
-            ranked=ranked,
-            states=catalog.states.states_of([row for _, row, _ in ranked], at),
-            capable_count=capable_count,
-            origin_commune=self._commune(located.get((lon, lat))),
+            capable_count=len(capable),
+            class_left=cached[1],
+            ranks=ranks,
+            commune_row=ref.locator.commune_at(lon, lat),
+            params={
+                "boundary_set": ref.boundary_set,
+                "code": code,
+                "x": float(x),
+                "y": float(y),
+            },
         )
 
+    def _candidates(self, query: _Query, rows: list[tuple[Any, ...]], want: int) -> Candidates:
+        """One KNN batch as `Candidates`: geodesic distances and the best class it left out, from memory."""
+        ref = query.ref
+        if rows and rows[0][2] != ref.load_id:
+            raise _Stale(rows[0][2])
+        if not rows and query.capable_count:  # the boundary set's rows are gone (deleted, or being reloaded)
+            raise _Stale(None)
+        row_of = ref.catalog.row_of
+        try:
+            positions = [row_of[r[0]] for r in rows]
+        except KeyError:  # ids of another load, with the same load_id: cannot be, but never answer with them
+            raise _Stale(None) from None
+        catalog = ref.catalog
+        states = catalog.states.states_of(positions, query.at)
+        inv, lon, lat, lons, lats = _GEOD.inv, query.lon, query.lat, catalog.lon, catalog.lat
+        distances = [inv(lon, lat, lons[pos], lats[pos])[2] for pos in positions]
+        left = list(query.class_left)
+        for rank in query.ranks[positions].tolist():
+            left[rank] -= 1
+        frontier_rank = next((c for c, n in enumerate(left) if n > 0), _NO_CLASS_LEFT)
+        return Candidates(
+            ranked=[
+                (rank_key(STATE_RANK[s.state], d, str(r[0])), pos, d)
+                for s, r, pos, d in zip(states, rows, positions, distances, strict=True)
+            ],
+            frontier_m=float(rows[-1][1]) if rows else math.inf,
+            frontier_rank=frontier_rank,
+            exhausted=len(rows) < want or len(rows) >= query.capable_count,
+        )
+
+    def _result(self, query: _Query, ranked: list[Ranked]) -> NearestResult:
+        catalog = query.ref.catalog
+        row = query.commune_row
+        return build_result(
+            lon=query.lon,
+            lat=query.lat,
+            at=query.at,
+            k=query.k,
+            open_only=query.open_only,
+            procedure=query.procedure,
+            ranked=ranked,
+            states=catalog.states.states_of([r for _, r, _ in ranked], query.at),
+            capable_count=query.capable_count,
+            origin_commune=None if row is None else dict(catalog.commune_records[row]),
+        )

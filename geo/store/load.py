@@ -10,9 +10,16 @@ Reading (`read_stored_index`, `read_index_on`)
     Every layer comes back with the columns, column order and row order it was loaded with, so the
     index read back equals the one loaded; the query backend (`geo.store.backend`) starts from it.
 
+Creating the database (`create_database`, ``gandan db create``)
+    As a superuser, from nothing and idempotently: the two login roles, the database, the ``postgis``
+    and ``btree_gist`` extensions, and the grants. The loader role owns schema ``public`` (it creates
+    and writes the tables); the reader role has ``CONNECT`` on the database, ``USAGE`` on the schema and
+    ``SELECT`` on its tables, present and future (default privileges for tables the loader creates),
+    nothing else; ``PUBLIC`` has no rights. On a streaming replica all of it arrives with the data.
+
 Least privilege
-    SQL is built only from SQLAlchemy expressions with bound parameters; the loader role owns the schema,
-    the reader role only needs ``SELECT`` (see tests/conftest.py for the grants used in tests).
+    SQL is built only from SQLAlchemy expressions with bound parameters (identifiers in the set-up
+    statements are quoted by psycopg); the API connects as the reader role only.
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 from geoalchemy2.shape import from_shape
-from shapely.geometry import MultiPolygon, Polygon
+from pyproj import Transformer
+from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
@@ -46,9 +54,12 @@ from geo.index import Index
 from geo.store.models import LAYERS, METRIC_SRID, WGS84_SRID, Base, BoundarySet, Commune, Layer, ServiceAreaPart
 
 __all__ = [
+    "DEFAULT_LOADER_ROLE",
+    "DEFAULT_READER_ROLE",
     "SERVICE_AREA_PART_VERTICES",
     "LoadReport",
     "alembic_config",
+    "create_database",
     "engine_url",
     "error_reason",
     "load_index",
@@ -60,6 +71,10 @@ __all__ = [
 
 SERVICE_AREA_PART_VERTICES = 256  # ST_Subdivide target: small parts keep point-in-area tests cheap
 _LOAD_LOCK_KEY = 0x67616E64616E_01  # pg_advisory_xact_lock key serialising `gandan db load`
+_ROLES_LOCK_KEY = 0x67616E64616E  # pg_advisory_lock key serialising role creation (as tests/conftest.py)
+DEFAULT_LOADER_ROLE = "gandan_loader"
+DEFAULT_READER_ROLE = "gandan_reader"
+_TO_METRIC = Transformer.from_crs(f"EPSG:{WGS84_SRID}", f"EPSG:{METRIC_SRID}", always_xy=True)
 
 
 # =============================================================================================== engine
@@ -96,6 +111,91 @@ def _one_shot_engine(url: str | URL, failure: str) -> Iterator[Engine]:
         raise BackendUnavailable(f"{failure}: {error_reason(exc)}") from exc
     finally:
         engine.dispose()
+
+
+# =============================================================================================== creation
+def create_database(
+    admin_url: str | URL,
+    database: str,
+    *,
+    loader_role: str = DEFAULT_LOADER_ROLE,
+    reader_role: str = DEFAULT_READER_ROLE,
+    loader_password: str | None = None,
+    reader_password: str | None = None,
+) -> list[str]:
+    """Create the database, its extensions and its two roles from nothing; running it again changes nothing.
+
+    Parameters
+    ----------
+    admin_url
+        URL of a superuser on the server (any database of it; ``postgres`` usually).
+    database
+        The database to create (kept when it exists).
+    loader_role, reader_role
+        The login roles to create (kept when they exist; their attributes and grants are re-asserted).
+    loader_password, reader_password
+        Passwords to set (unchanged when None: for servers that authenticate otherwise).
+
+    Returns
+    -------
+    list[str]
+        What was done, one line per step (``created ...`` or ``... exists``).
+
+    Raises
+    ------
+    BackendUnavailable
+        The server cannot be reached or refused a step (not a superuser, no PostGIS installed, ...).
+    """
+    import psycopg
+    from psycopg import sql
+
+    admin = engine_url(admin_url)
+    libpq = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    done: list[str] = []
+    db, loader, reader = sql.Identifier(database), sql.Identifier(loader_role), sql.Identifier(reader_role)
+    try:
+        with psycopg.connect(libpq, autocommit=True, connect_timeout=10) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (_ROLES_LOCK_KEY,))
+            try:
+                for role, password in ((loader_role, loader_password), (reader_role, reader_password)):
+                    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+                    verb = "ALTER" if exists else "CREATE"
+                    statement = sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE").format(
+                        sql.SQL(verb), sql.Identifier(role)
+                    )
+                    if password is not None:
+                        statement = sql.SQL("{} PASSWORD {}").format(statement, sql.Literal(password))
+                    conn.execute(statement)
+                    done.append(f"role {role} exists" if exists else f"created role {role}")
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_ROLES_LOCK_KEY,))
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
+                done.append(f"database {database} exists")
+            else:
+                conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(db))
+                done.append(f"created database {database}")
+        in_database = admin.set(database=database, drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(in_database, autocommit=True, connect_timeout=10) as conn:
+            for extension in ("postgis", "btree_gist"):
+                present = conn.execute("SELECT 1 FROM pg_extension WHERE extname = %s", (extension,)).fetchone()
+                conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(extension)))
+                done.append(f"extension {extension} exists" if present else f"created extension {extension}")
+            for grant in (
+                "REVOKE ALL ON DATABASE {db} FROM PUBLIC",
+                "GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {loader}",
+                "GRANT CONNECT ON DATABASE {db} TO {reader}",
+                "ALTER SCHEMA public OWNER TO {loader}",
+                "REVOKE ALL ON SCHEMA public FROM PUBLIC",
+                "GRANT USAGE ON SCHEMA public TO {reader}",
+                # Tables already there (spatial_ref_sys, and the loader's after a re-run) and to come.
+                "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}",
+                "ALTER DEFAULT PRIVILEGES FOR ROLE {loader} IN SCHEMA public GRANT SELECT ON TABLES TO {reader}",
+            ):
+                conn.execute(sql.SQL(grant).format(db=db, loader=loader, reader=reader))
+            done.append(f"granted: {loader_role} owns schema public; {reader_role} may CONNECT, USAGE, SELECT")
+    except psycopg.Error as exc:
+        raise BackendUnavailable(f"cannot create database {database!r}: {error_reason(exc)}") from exc
+    return done
 
 
 # =============================================================================================== migrations
@@ -239,6 +339,7 @@ def load_index(index: Index, database_url: str | URL, *, migrate_schema: bool = 
         raise BackendUnavailable("the index manifest names no boundary set; rebuild it with `gandan build`")
     load_id = uuid.uuid4()
     prepared = {layer.name: _layer_rows(layer, getattr(index, layer.name), boundary_set) for layer in LAYERS}
+    _add_knn_columns(prepared["capabilities"][0], index.service_points, load_id)
     with (
         _one_shot_engine(database_url, "loading into the database failed, nothing changed") as engine,
         engine.begin() as conn,
@@ -273,6 +374,18 @@ def load_index(index: Index, database_url: str | URL, *, migrate_schema: bool = 
         service_area_parts=parts,
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _add_knn_columns(capabilities: list[dict[str, Any]], points: gpd.GeoDataFrame, load_id: uuid.UUID) -> None:
+    """Each capability row's ``geom_utm`` (its point's, in UTM 48N) and ``load_id`` (see the model)."""
+    x, y = _TO_METRIC.transform(points.geometry.x.to_numpy(), points.geometry.y.to_numpy())
+    utm = {
+        str(pid): from_shape(Point(px, py), srid=METRIC_SRID, extended=True)
+        for pid, px, py in zip(points["id"], x.tolist(), y.tolist(), strict=True)
+    }
+    for row in capabilities:
+        row["geom_utm"] = utm.get(str(row["point_id"]))
+        row["load_id"] = load_id
 
 
 def _insert_service_area(conn: Connection, boundary_set: str) -> int:

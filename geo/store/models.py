@@ -219,6 +219,8 @@ class Capability(Base):
             ["boundary_set", "procedure_code"], ["procedures.boundary_set", "procedures.code"], ondelete="CASCADE"
         ),
         sa.Index("ix_capabilities_boundary_set_point_id", "boundary_set", "point_id"),
+        # The nearest statement's index: a KNN walk over the points of one procedure only (btree_gist).
+        sa.Index("ix_capabilities_knn", "boundary_set", "procedure_code", "geom_utm", postgresql_using="gist"),
     )
 
     boundary_set: Mapped[str] = mapped_column(sa.Text, _set_fk(), primary_key=True)
@@ -226,6 +228,10 @@ class Capability(Base):
     point_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
     position: Mapped[int] = mapped_column(sa.Integer)
     extra: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # Written by the load beside the layer's own columns (not part of the index read back): the point's
+    # `geom_utm` and the load that wrote the row (migration 0004_capability_knn).
+    geom_utm: Mapped[Any] = mapped_column(Geometry("POINT", srid=METRIC_SRID, spatial_index=False), nullable=True)
+    load_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
 
 
 class ProcedureDetailRow(Base):
@@ -301,7 +307,7 @@ class Layer:
         return [c.name for c in self.table.columns if c.name not in _META_COLUMNS]
 
 
-_META_COLUMNS = frozenset({"boundary_set", "position", "extra", "geom", "geom_utm"})
+_META_COLUMNS = frozenset({"boundary_set", "position", "extra", "geom", "geom_utm", "load_id"})
 
 
 # ---------------------------------------------------------------------------------------------- staff state

@@ -17,7 +17,6 @@ from urllib.parse import quote
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
-from tests.app.test_map_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, TIMEOUT_MS, _free_port
 
 from app.assets import install_web_assets
 from app.main import create_app
@@ -26,6 +25,7 @@ from geo.hours import TZ
 from geo.service import Service
 from geo.settings import Settings
 from geo.store.staff import SqliteStaffStore
+from tests.app.test_map_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, TIMEOUT_MS, _free_port
 
 pytestmark = pytest.mark.browser
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -21,6 +22,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from geoalchemy2 import alembic_helpers
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
@@ -31,7 +33,7 @@ from geo.hours import TZ
 from geo.index import Index
 from geo.service import Service
 from geo.settings import Settings
-from geo.store.backend import _KNN
+from geo.store.backend import KNN_SQL
 from geo.store.postgis import (
     Base,
     BoundarySet,
@@ -343,44 +345,67 @@ def test_geojson_is_identical_through_the_service(finder, backend, settings) -> 
 
 
 def test_knn_walks_the_gist_index_without_sorting(backend, postgis_url) -> None:
-    engine = _engine(postgis_url.reader_url)
-    params = {"boundary_set": SERVED, "code": "1.001193", "lon": 105.8542, "lat": 21.0285, "want": 8}
-    compiled = _KNN.compile(dialect=engine.dialect)
-    with engine.connect() as conn:
-        plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN {compiled}", compiled.construct_params(params)).scalars())
-    engine.dispose()
-    assert "Index Scan using ix_service_points_geom_utm" in plan and "Order By" in plan, plan
+    params = {"boundary_set": SERVED, "code": "1.001193", "x": 586000.0, "y": 2325000.0, "want": 8}
+    with psycopg.connect(make_url(postgis_url.reader_url).set(drivername="postgresql").render_as_string(False)) as conn:
+        plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + KNN_SQL, params))
+    assert "Index Scan using ix_capabilities_knn" in plan and "Order By" in plan, plan
+    assert "Index Cond" in plan and "procedure_code" in plan, plan  # the walk meets this procedure's points only
     assert "Sort" not in plan, plan
 
 
-def _count_statements(pg: PostgisBackend, run) -> int:
-    seen: list[str] = []
+def _count_statements(pg: PostgisBackend, run, monkeypatch) -> list[int]:
+    """The LIMIT of every KNN statement ``run`` sends (nothing else reaches the database)."""
+    seen: list[int] = []
+    fetch = pg._fetch
 
-    def before(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.strip() != ";":  # pool_pre_ping
-            seen.append(statement)
+    def counting(query: str, params: dict) -> list:
+        seen.append(params.get("want", -1))
+        return fetch(query, params)
+
+    monkeypatch.setattr(pg, "_fetch", counting)
+    sa_statements: list[str] = []
+
+    def before(conn, cursor, statement, *_) -> None:
+        sa_statements.append(statement)
 
     sa.event.listen(pg.engine, "before_cursor_execute", before)
     try:
         run()
     finally:
+        monkeypatch.undo()
         sa.event.remove(pg.engine, "before_cursor_execute", before)
-    return len(seen)
+    assert [s for s in sa_statements if s.strip() != ";"] == []  # no location statement: communes in memory
+    return seen
 
 
-def test_candidates_come_in_growing_batches(backend) -> None:
+def test_one_statement_settles_open_and_closed_answers(backend, monkeypatch) -> None:
     hoan_kiem = (105.8542, 21.0285)
     morning = datetime(2026, 3, 2, 9, 30, tzinfo=TZ)
     night = datetime(2026, 3, 2, 22, 0, tzinfo=TZ)
-    # Open now: one location statement and one KNN batch of 8 settle k=3.
-    assert _count_statements(backend, lambda: backend.nearest(*hoan_kiem, "1.001193", morning, k=3)) == 2
-    # Everything closed: nothing "open" to stop on, so batches of 8, 32, 128 and 512 (the last one
-    # short: all 130 capable points) are fetched, as the embedded engine walks its tree to the end.
+    # Open now: one KNN batch of 8 settles k=3.
+    assert _count_statements(backend, lambda: backend.nearest(*hoan_kiem, "1.001193", morning, k=3), monkeypatch) == [8]
+    # Everything closed: the classes of the points left out are known in memory (all closed too), so the
+    # first batch settles as well, where a distance-only frontier would walk all 130 capable points.
     assert len(backend.capable_rows("1.001193")) == 130
-    assert _count_statements(backend, lambda: backend.nearest(*hoan_kiem, "1.001193", night, k=3)) == 1 + 4
+    assert _count_statements(backend, lambda: backend.nearest(*hoan_kiem, "1.001193", night, k=3), monkeypatch) == [8]
     result = backend.nearest(*hoan_kiem, "1.001193", night, k=3)
     assert [m.state.state for m in result.matches] == ["closed"] * 3
     assert result.matches[0].state.opens_at == datetime(2026, 3, 3, 8, 0, tzinfo=TZ)
+
+
+def test_batches_grow_when_the_classes_are_mixed(mixed, monkeypatch) -> None:
+    finder, pg = mixed
+    at = datetime(2026, 3, 2, 12, 30, tzinfo=TZ)  # lunch: some places open, some closed, some unknown
+    limits: list[list[int]] = []
+    for q in _random_queries(finder, 200, seed=17):
+        lon, lat, code, _, k, open_only = q
+        run = functools.partial(pg.nearest, lon, lat, code, at, k=k, open_only=open_only)
+        limits.append(_count_statements(pg, run, monkeypatch))
+        capable = len(pg.capable_rows(pg.procedure(code)["code"]))
+        batch = limits[-1]
+        # Fourfold growth from max(2k, 8), never past the procedure's capable points.
+        assert batch == [min(max(2 * k, 8) * 4**i, capable) for i in range(len(batch))], (q, batch)
+    assert any(len(batch) > 1 for batch in limits)  # a far open place needs a larger batch
 
 
 def test_new_load_is_picked_up_by_a_running_backend(postgis_url, index) -> None:
