@@ -99,6 +99,7 @@ def _allowed_methods(request: Request) -> list[str]:
 
 
 _ERROR_DESCRIPTIONS = {
+    "400": "The request body cannot be read (not UTF-8 JSON) (problem+json).",
     "404": "Not found (problem+json).",
     "422": "Invalid parameter, time or location (problem+json).",
     "500": "Internal error (problem+json).",
@@ -135,6 +136,8 @@ def _document(schema: dict[str, Any]) -> None:
             wanted = ["422", "500", "503"]
             if "{" in path:
                 wanted.append("404")
+            if "requestBody" in operation:  # FastAPI answers 400 to a body it cannot decode
+                wanted.append("400")
             for code in wanted:
                 responses.setdefault(code, {"description": _ERROR_DESCRIPTIONS[code]})
             for code, response in responses.items():

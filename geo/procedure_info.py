@@ -53,6 +53,10 @@ def _text(value: Any) -> str:
     return "" if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
 def _split(value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [str(v) for v in value]
@@ -87,7 +91,11 @@ class ProcedureInfo:
         found = None
         if row is not None:
             raw = self.details.iloc[row].to_dict()
-            found = {k: json.loads(v) if k in _LIST_COLUMNS and isinstance(v, str) else v for k, v in raw.items()}
+            # A missing cell comes back from parquet as NaN: it is "not stated" (None), not a float.
+            found = {
+                k: json.loads(v) if k in _LIST_COLUMNS and isinstance(v, str) else (None if _missing(v) else v)
+                for k, v in raw.items()
+            }
         self._details[code] = found
         return found
 

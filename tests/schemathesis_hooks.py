@@ -11,7 +11,10 @@ say, each named here with the problem type it answers with:
 * ``/v1/ask`` needs words in its question (letters or digits, in any script, after folding);
 * ``/v1/coverage``'s threshold range depends on the mode (metres or minutes), and a change of
   ``POST /v1/coverage`` needs ``lon``/``lat`` (inside Hanoi) or not depending on its action;
-* an OGC ``bbox`` must have its minimum below its maximum.
+* an OGC ``bbox`` must have its minimum below its maximum;
+* a procedure search needs words, not only blanks (invalid-query);
+* a scenario file sent to ``/v1/coverage/scenarios/read`` must have the CLI's columns and valid rows
+  (data-validation).
 
 Any other 4xx on schema-valid data still fails.
 """
@@ -35,6 +38,8 @@ DOMAIN_RULES: dict[str, set[str]] = {
         "/problems/invalid-parameter",
         "/problems/outside-service-area",
     },
+    "POST /v1/coverage/scenarios/read": {"/problems/data-validation", "/problems/outside-service-area"},
+    "GET /v1/procedures": {"/problems/invalid-query"},
     "GET /collections/{collection_id}/items": {"/problems/invalid-parameter"},
 }
 
