@@ -73,7 +73,6 @@ async def procedures(
         Query(
             description="Code, words of the name or field, or a common name (sổ đỏ); diacritics optional, "
             "typos forgiven. Blank or over 200 characters: 422.",
-            min_length=1,
             max_length=200,
         ),
     ] = None,

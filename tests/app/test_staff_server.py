@@ -164,7 +164,12 @@ def test_end_to_end_close_a_place_this_afternoon(
     code = min((len(v), k) for k, v in caps.items() if len(v) > 1)[1]
     place = str(sorted(caps[code])[0])
     spot = next(p for p in places if p["id"] == place)
-    today = datetime.now(TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+    now = datetime.now(TZ)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if now.hour >= 17:  # this afternoon is over in Hanoi: the next one (an ended change is not laid over)
+        today += timedelta(days=1)
+    while today.weekday() >= 5:  # an afternoon the place would be open
+        today += timedelta(days=1)
     afternoon = {"starts": (today + timedelta(hours=13)).isoformat(), "ends": (today + timedelta(hours=17)).isoformat()}
     at = (today + timedelta(hours=14)).isoformat()
     reason = "Họp giao ban đột xuất <b>chiều nay</b>"
