@@ -4,6 +4,8 @@ Sections (add new ones below with the same kind of header):
 
 * Core: settings on the data mirror, the built index, the embedded engine, the service and the HTTP
   client; a folder for files worth looking at.
+* Browser: Debian's headless Chromium and a real uvicorn server of the app on the real index, for the
+  tests marked ``browser``.
 * PostGIS: a fresh PostgreSQL 15 + PostGIS 3 database per test run, with a loader and a
   read-only reader role, and a switch that cuts the reader off for fault tests; and a cluster of
   its own that the database-restart tests may restart.
@@ -17,7 +19,7 @@ import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import psycopg
 import pytest
@@ -94,6 +96,72 @@ def output_dir() -> Path:
     path = REPO_ROOT / "test-output"
     path.mkdir(exist_ok=True)
     return path
+
+
+# =============================================================================================
+# Browser
+# =============================================================================================
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's (scripts/test-services.sh), never a downloaded build
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def base_url(service) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A real uvicorn server on a free loopback port, serving the app on the real index."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from app.assets import install_web_assets
+    from app.main import create_app
+
+    install_web_assets()  # no-op (milliseconds) when `make build` has installed them
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn-browser-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive(), "uvicorn stopped while starting"
+        assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run scripts/test-services.sh"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 # =============================================================================================

@@ -297,6 +297,7 @@
   }
 
   function undo(changeId) {
+    status("", false); // the answer of this undo, not the last save's, is what the page then says
     api("POST", "/v1/staff/changes/" + encodeURIComponent(changeId) + "/undo", { reason: $("staff-undo-reason").value })
       .then(function () {
         status(t("undone", { id: changeId }), false);

@@ -7,19 +7,10 @@ and its notes say, in the page's language, that everything is closed and which o
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Route, sync_playwright
-
-from app.assets import install_web_assets
-from app.main import create_app
+from playwright.sync_api import Browser, Route
 
 pytestmark = pytest.mark.browser
 
@@ -27,34 +18,6 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 SUNDAY_NIGHT = quote("2026-03-08T23:00+07:00", safe="")
 ENGLISH = re.compile(r"\b(the|is|are|every|closed|open|place|places|nothing|earliest)\b", re.IGNORECASE)
-
-
-@pytest.fixture(scope="module")
-def base_url(service) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    install_web_assets()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    config = uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-map-notes", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run scripts/test-services.sh"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _offline(route: Route) -> None:

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from app.assets import install_web_assets
 from app.main import create_app
@@ -25,7 +25,7 @@ from geo.hours import TZ
 from geo.service import Service
 from geo.settings import Settings
 from geo.store.staff import SqliteStaffStore
-from tests.app.test_map_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, TIMEOUT_MS, _free_port
+from tests.app.test_map_browser import DESKTOP, TIMEOUT_MS, _free_port
 
 pytestmark = pytest.mark.browser
 
@@ -50,15 +50,6 @@ def staff_server(finder: Finder, settings: Settings, tmp_path_factory: pytest.Te
     yield f"http://127.0.0.1:{port}", store, service
     server.should_exit = True
     thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run scripts/test-services.sh"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _page(browser: Browser, url: str) -> tuple[Page, list[str]]:
