@@ -16,11 +16,13 @@ __all__ = [
     "DataValidationError",
     "GandanError",
     "IndexNotBuilt",
+    "InvalidChange",
     "InvalidParameter",
     "InvalidQuery",
     "InvalidTime",
     "NotFound",
     "OutsideServiceArea",
+    "RateLimited",
     "SourceUnavailable",
     "UnknownProcedure",
 ]
@@ -148,3 +150,19 @@ class BackendUnavailable(GandanError):
     type = "backend-unavailable"
     title = "Backend unavailable"
     status = 503
+
+
+class RateLimited(GandanError):
+    """Too many failed sign-ins or writes from one client."""
+
+    type = "rate-limited"
+    title = "Too many requests"
+    status = 429
+
+
+class InvalidChange(GandanError):
+    """A submitted staff change failed validation; ``errors`` names each field (``where``) and what is wrong."""
+
+    type = "invalid-change"
+    title = "Invalid change"
+    status = 422

@@ -51,6 +51,7 @@ from geo.ranking import (
     Ranked,
     build_result,
     rank_key,
+    top_k,
 )
 from geo.settings import Settings
 
@@ -442,8 +443,7 @@ class OverlayBackend:
                 continue
             distance = float(_GEOD.inv(lon, lat, catalog.lon[row], catalog.lat[row])[2])
             ranked.append((rank_key(STATE_RANK[state.state], distance, str(catalog.ids[row])), row, distance))
-        ranked.sort()
-        ranked = ranked[:k]
+        ranked = top_k(ranked, k, open_only=False)  # open_only is applied above, row by row
         return build_result(
             lon=lon,
             lat=lat,

@@ -90,6 +90,23 @@ def client(service) -> Iterator:  # type: ignore[no-untyped-def]
         yield test_client
 
 
+@pytest.fixture(scope="session")
+def real_settings(settings: Settings) -> Settings:
+    """Settings on the real upstream files (the mirror, or files fetched before)."""
+    if settings.data_mirror is None and not settings.upstream_dir.exists():
+        pytest.fail("no data mirror and no fetched upstream files: run `gandan data fetch`")
+    return settings
+
+
+@pytest.fixture(scope="session")
+def real_streets(real_settings: Settings):  # type: ignore[no-untyped-def]
+    """OSM street names of the pinned extracts of central Hanoi."""
+    from geo.sources import paths_of_group
+    from geo.streets import load_osm_streets
+
+    return load_osm_streets(paths_of_group("osm-central-hanoi", real_settings))
+
+
 @pytest.fixture()
 def output_dir() -> Path:
     """Where tests leave files worth looking at (screenshots, maps)."""

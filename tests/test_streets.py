@@ -6,7 +6,6 @@ reader works on the data the project ships (skipped when neither the mirror nor 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -14,7 +13,6 @@ import pytest
 from shapely.geometry import LineString, Point, box
 
 from geo.errors import DataValidationError
-from geo.settings import PROJECT_ROOT, Settings
 from geo.streets import (
     load_osm_streets,
     middle_of_stretch,
@@ -106,23 +104,6 @@ def test_middle_of_stretch_is_on_the_street_near_its_middle() -> None:
 
 # --------------------------------------------------------------------------------------------------
 # Real data: the pinned OSM extracts of central Hanoi
-
-
-@pytest.fixture(scope="module")
-def real_settings() -> Settings:
-    mirror = os.environ.get("GANDAN_DATA_MIRROR")
-    default_mirror = PROJECT_ROOT.parent / "shared" / "data" / "mirror"
-    settings = Settings(data_mirror=Path(mirror) if mirror else default_mirror if default_mirror.exists() else None)
-    if settings.data_mirror is None and not settings.upstream_dir.exists():
-        pytest.skip("no data mirror and no fetched upstream files")
-    return settings
-
-
-@pytest.fixture(scope="module")
-def real_streets(real_settings: Settings) -> gpd.GeoDataFrame:
-    from geo.sources import paths_of_group
-
-    return load_osm_streets(paths_of_group("osm-central-hanoi", real_settings))
 
 
 def test_real_osm_streets_load(real_streets: gpd.GeoDataFrame) -> None:

@@ -38,7 +38,7 @@ from app.errors import problem
 from app.routes.pages import PAGES_DIR, STRINGS, Lang
 from app.schemas import Problem
 from geo.changes import Change, active_changes, validate_change
-from geo.errors import BackendUnavailable, DataValidationError, GandanError, NotFound
+from geo.errors import BackendUnavailable, DataValidationError, InvalidChange, NotFound, RateLimited
 from geo.service import Service
 from geo.store.staff import Forbidden, InvalidToken, StaffToken
 
@@ -51,22 +51,6 @@ WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {s: _PROBLEM for s in (401, 40
 READ_PROBLEMS: dict[int | str, dict[str, Any]] = {s: _PROBLEM for s in (401, 403, 422, 429)}
 SIGNIN_FAILURES_PER_MINUTE = 10
 WRITES_PER_MINUTE = 600
-
-
-class RateLimited(GandanError):
-    """Too many failed sign-ins or writes from one client."""
-
-    type = "rate-limited"
-    title = "Too many requests"
-    status = 429
-
-
-class InvalidChange(GandanError):
-    """A submitted change failed validation; ``errors`` names each field (``where``) and what is wrong."""
-
-    type = "invalid-change"
-    title = "Invalid change"
-    status = 422
 
 
 class RateLimit:

@@ -7,9 +7,6 @@ neither the mirror nor a fetched copy is available).
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import geopandas as gpd
 import pandas as pd
 import pytest
@@ -20,8 +17,7 @@ from shapely.geometry import Point
 from geo.errors import DataValidationError, NotFound
 from geo.geocode.csv_patch import LOCATION_COLUMNS
 from geo.geocode.locator import COORD_DECIMALS, METHODS, locate_point, locate_points, method_counts
-from geo.settings import PROJECT_ROOT, Settings
-from geo.streets import load_osm_streets
+from geo.settings import Settings
 
 METRIC = "EPSG:32648"
 
@@ -190,23 +186,6 @@ def test_locate_points_reports_bad_rows(communes: gpd.GeoDataFrame, streets: gpd
 
 # --------------------------------------------------------------------------------------------------
 # Real data: the pinned OSM extracts of central Hanoi and the 126 communes of 2025
-
-
-@pytest.fixture(scope="module")
-def real_settings() -> Settings:
-    mirror = os.environ.get("GANDAN_DATA_MIRROR")
-    default_mirror = PROJECT_ROOT.parent / "shared" / "data" / "mirror"
-    settings = Settings(data_mirror=Path(mirror) if mirror else default_mirror if default_mirror.exists() else None)
-    if settings.data_mirror is None and not settings.upstream_dir.exists():
-        pytest.skip("no data mirror and no fetched upstream files")
-    return settings
-
-
-@pytest.fixture(scope="module")
-def real_streets(real_settings: Settings) -> gpd.GeoDataFrame:
-    from geo.sources import paths_of_group
-
-    return load_osm_streets(paths_of_group("osm-central-hanoi", real_settings))
 
 
 @pytest.fixture(scope="module")
