@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -50,10 +52,17 @@ def create_app(
 ) -> FastAPI:
     """Build the app on ``service`` (default: the configured backend, loaded now so errors show at start).
 
-    The service's live state is polled in the background from here on (`geo.live.Live.start`); the
-    staff rate limits default to `app.routes.staff`'s.
+    The service's live state is polled in the background from here on (`geo.live.Live.start`) until the
+    app shuts down (its lifespan's end stops the poller); the staff rate limits default to
+    `app.routes.staff`'s.
     """
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.service.live.stop()  # a server shutting down polls nothing more (its database may be gone)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="gandan — gần dân",
         version=__version__,
         description=(

@@ -260,11 +260,13 @@ class Live:
     # ------------------------------------------------------------------ thread
     def start(self) -> None:
         """Start the polling thread (idempotent); it ends with `stop` or when this object is collected."""
-        if self._thread is not None and self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive() and not self._stop.is_set():
             return
         if isinstance(self.source, FixedSource) and self.staff is None:
             return  # nothing can change
-        self._stop.clear()
+        # Each thread has its own stop event: a thread still ending after `stop` cannot be revived, and a
+        # start right after a stop (a second app on the same service) does get a poller.
+        self._stop = threading.Event()
         ref = weakref.ref(self)
         stop, poll_s = self._stop, self.poll_s
         thread = threading.Thread(target=_poll, args=(ref, stop, poll_s), name="gandan-live", daemon=True)

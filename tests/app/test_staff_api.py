@@ -37,8 +37,10 @@ def staff_store(request: pytest.FixtureRequest, tmp_path: Path) -> StaffStore:
 
 
 @pytest.fixture()
-def staff_service(finder: Finder, settings: Settings, staff_store: StaffStore) -> Service:
-    return Service(finder, settings, staff=staff_store)
+def staff_service(finder: Finder, settings: Settings, staff_store: StaffStore) -> Iterator[Service]:
+    service = Service(finder, settings, staff=staff_store)
+    yield service
+    service.live.stop()  # before the store's database is dropped
 
 
 @pytest.fixture()

@@ -118,7 +118,12 @@ def test_sign_in_move_close_audit_and_undo(staff_server: tuple, browser: Browser
     page.evaluate("document.getElementById('staff-status').textContent = ''")
     page.click("#staff-hours-form button")
     assert "Đã lưu" in _status(page)
-    page.wait_for_function("() => document.querySelectorAll('#staff-audit tbody tr').length >= 2")
+    # The audit reloads after the save's answer: wait for the closure's row, not for any two rows (the
+    # token's creation is a row too, so two rows can be on the page before the closure's is).
+    page.wait_for_function(
+        "(reason) => [...document.querySelectorAll('#staff-audit tbody td')].some((td) => td.textContent === reason)",
+        arg=NASTY,
+    )
     reasons = page.locator("#staff-audit tbody tr td:nth-child(4)").all_inner_texts()
     assert NASTY in reasons
     assert page.evaluate("window.pwned") is None and problems == []
