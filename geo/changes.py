@@ -42,6 +42,7 @@ import shapely
 from geo.errors import DataProblem, DataValidationError
 from geo.geodesy import in_hanoi_bbox
 from geo.hours import TZ, parse_hours
+from geo.messages import change_kind_label, message
 
 __all__ = [
     "CHANGE_KINDS",
@@ -185,13 +186,16 @@ def validate_change(
     Raises
     ------
     DataValidationError
-        One `DataProblem` per problem, ``column`` naming the field (``starts``, ``lat``, ``hours`` …).
+        One `DataProblem` per problem, ``column`` naming the field (``starts``, ``lat``, ``hours`` …), what
+        is wrong said in Vietnamese (``message``) with the English beside it (``message_en``) and the
+        catalogue's ``code`` (`geo.messages`, codes ``change_…``).
     """
     places = _Places(points, communes, frozenset(procedure_codes))
     problems: list[DataProblem] = []
 
-    def add(column: str, message: str) -> None:
-        problems.append(DataProblem("change", message, id=change.place_id or None, column=column))
+    def add(column: str, what: str, /, **params: Any) -> None:
+        said = message(what, **params)
+        problems.append(DataProblem.from_message("change", said, id=change.place_id or None, column=column))
 
     place = _check_place(change, places, add)
     _check_text(change, add)
@@ -212,12 +216,12 @@ def validate_change(
 
 def _check_place(change: Change, places: _Places, add: Any) -> pd.Series | None:
     if change.kind not in CHANGE_KINDS:
-        add("kind", f"unknown kind {change.kind!r}; one of {', '.join(CHANGE_KINDS)}")
+        add("kind", "change_unknown_kind", kind=change.kind, kinds=", ".join(CHANGE_KINDS))
     if change.kind == "undo":
         return None
     found = places.points[places.points["id"] == change.place_id]
     if found.empty:
-        add("place_id", f"no service point has the id {change.place_id!r}")
+        add("place_id", "change_no_place", id=change.place_id)
         return None
     return found.iloc[0]
 
@@ -225,92 +229,89 @@ def _check_place(change: Change, places: _Places, add: Any) -> pd.Series | None:
 def _check_text(change: Change, add: Any) -> None:
     reason = change.reason.strip()
     if not reason:
-        add("reason", "say why (the reason is shown to citizens and kept in the audit)")
+        add("reason", "change_reason_missing")
     elif len(reason) > MAX_REASON_CHARS:
-        add("reason", f"at most {MAX_REASON_CHARS} characters, got {len(reason)}")
+        add("reason", "change_text_too_long", limit=MAX_REASON_CHARS, count=len(reason))
 
 
 def _check_range(change: Change, add: Any) -> None:
     for name in ("starts", "ends"):
         value = getattr(change, name)
         if value is not None and value.utcoffset() is None:
-            add(name, "a time needs its UTC offset (e.g. 2026-12-01T13:00+07:00)")
+            add(name, "change_time_no_offset")
             return
     if change.kind in ("closure", "special_hours") and (change.starts is None or change.ends is None):
-        add("starts" if change.starts is None else "ends", f"a {change.kind} needs both starts and ends")
+        field_name = "starts" if change.starts is None else "ends"
+        add(field_name, "change_needs_range", kind=change.kind, kind_vi=change_kind_label(change.kind))
         return
     if change.starts is not None and change.ends is not None:
         if change.ends <= change.starts:
-            add("ends", f"ends ({change.ends.isoformat()}) must be after starts ({change.starts.isoformat()})")
+            add("ends", "change_ends_before_starts", ends=change.ends, starts=change.starts)
         elif change.ends - change.starts > timedelta(days=MAX_CHANGE_DAYS):
-            add("ends", f"a change spans at most {MAX_CHANGE_DAYS} days")
+            add("ends", "change_span_too_long", days=MAX_CHANGE_DAYS)
 
 
 def _check_special_hours(change: Change, add: Any) -> None:
     text = (change.hours or "").strip()
     if not text:
-        add("hours", "give the hours of those days, e.g. 08:00-11:00 (or off)")
+        add("hours", "change_hours_missing")
         return
     if '"' in text or ";" in text:
-        add("hours", "only times here (e.g. 08:00-11:00,13:30-16:00 or off); no ';' or quotes")
+        add("hours", "change_hours_only_times")
         return
     try:
         parse_hours(f"2026 Jan 05 {text}", "change.hours")
     except DataValidationError as exc:
-        add("hours", exc.problems[0].message)
+        add("hours", "change_hours_invalid", hours=text, detail=exc.problems[0].message)
 
 
 def _check_location(change: Change, place: pd.Series | None, places: _Places, add: Any) -> None:
     lon, lat = change.lon, change.lat
     if lon is None or lat is None or not (math.isfinite(lon) and math.isfinite(lat)):
-        add("lat" if lat is None else "lon", "give both lon and lat of the corrected point")
+        add("lat" if lat is None else "lon", "change_point_missing")
         return
     if not in_hanoi_bbox(lon, lat):
-        swapped = " (lat and lon swapped?)" if in_hanoi_bbox(lat, lon) else ""
-        add("lon", f"{lon}, {lat} is outside Hanoi{swapped}")
+        swapped = in_hanoi_bbox(lat, lon)
+        add("lon", "change_outside_hanoi_swapped" if swapped else "change_outside_hanoi", lon=lon, lat=lat)
         return
     if change.precision not in ("exact", "approximate"):
-        add("precision", "precision is exact (surveyed on site) or approximate")
+        add("precision", "change_precision_invalid")
     elif change.precision == "exact" and change.method != "surveyed":
-        add("precision", "only a point surveyed on site may be exact")
+        add("precision", "change_exact_needs_survey")
     if change.method not in get_args(LocationMethod):
-        add("method", f"method is one of {', '.join(get_args(LocationMethod))}")
+        add("method", "change_method_invalid", methods=", ".join(get_args(LocationMethod)))
     if not (change.measured or "").strip():
-        add("measured", "say how the point was measured (e.g. GPS at the door, picked on the map)")
+        add("measured", "change_measured_missing")
     if place is None or change.confirm_outside_commune:
         return
     commune = places.communes[places.communes["code"] == place.get("commune_code")]
     if not commune.empty and not shapely.covers(commune.geometry.iloc[0], shapely.Point(lon, lat)):
-        add(
-            "lon",
-            f"the point lies outside the place's commune ({place.get('commune_name')}); "
-            "confirm it (confirm_outside_commune) if the office really is there",
-        )
+        add("lon", "change_outside_commune", commune=place.get("commune_name"))
 
 
 def _check_procedure(change: Change, places: _Places, add: Any) -> None:
     if not change.procedure:
-        add("procedure", "name the procedure (national code, e.g. 1.001193)")
+        add("procedure", "change_procedure_missing")
     elif change.procedure not in places.procedure_codes:
-        add("procedure", f"unknown procedure {change.procedure!r}")
+        add("procedure", "change_unknown_procedure", code=change.procedure)
 
 
 def _check_notice(change: Change, add: Any) -> None:
     text = (change.notice or "").strip()
     if not text:
-        add("notice", "write the notice citizens will see")
+        add("notice", "change_notice_missing")
     elif len(text) > MAX_NOTICE_CHARS:
-        add("notice", f"at most {MAX_NOTICE_CHARS} characters, got {len(text)}")
+        add("notice", "change_text_too_long", limit=MAX_NOTICE_CHARS, count=len(text))
 
 
 def _check_undo(change: Change, existing: Sequence[Change], add: Any) -> None:
     target = next((c for c in existing if c.id == change.undoes), None)
     if target is None:
-        add("undoes", f"no change has the id {change.undoes!r}")
+        add("undoes", "change_undo_unknown", id=change.undoes or "")
     elif target.kind == "undo":
-        add("undoes", "an undo cannot be undone; make the change again")
+        add("undoes", "change_undo_of_undo")
     elif any(c.kind == "undo" and c.undoes == target.id for c in existing):
-        add("undoes", f"{target.id} is already undone")
+        add("undoes", "change_already_undone", id=target.id)
 
 
 # --------------------------------------------------------------------------- hours

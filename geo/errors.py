@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from geo.messages import Message
+
 __all__ = [
     "BackendUnavailable",
     "ChecksumMismatch",
@@ -43,7 +45,12 @@ class GandanError(Exception):
 
 @dataclass(frozen=True)
 class DataProblem:
-    """One problem found while validating input data: what, and where (file, row and column)."""
+    """One problem found while validating input data: what, and where (file, row and column).
+
+    A problem a person fixes in a form (a staff change) says what is wrong from the message catalogue
+    (`from_message`): ``message`` is then Vietnamese, ``message_en`` the English beside it and ``code`` the
+    catalogue's code. A problem in an authored file keeps its one (English) ``message``.
+    """
 
     file: str
     message: str
@@ -51,6 +58,19 @@ class DataProblem:
     id: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
     column: str | None = None
+    message_en: str | None = None
+    code: str | None = None
+
+    @classmethod
+    def from_message(
+        cls, file: str, said: Message, *, column: str | None = None, id: str | None = None
+    ) -> DataProblem:
+        """The problem ``said`` (a catalogue message) about ``column``: Vietnamese ``message``, English beside."""
+        return cls(file, said.text, id=id, column=column, message_en=said.text_en, code=said.code)
+
+    def texts(self) -> dict[str, str | None]:
+        """What is wrong as an API carries it: ``message`` (Vietnamese when known), ``message_en``, ``code``."""
+        return {"message": self.message, "message_en": self.message_en or self.message, "code": self.code}
 
     def __str__(self) -> str:
         where = self.file if self.row is None else f"{self.file}:{self.row}"
@@ -161,7 +181,10 @@ class RateLimited(GandanError):
 
 
 class InvalidChange(GandanError):
-    """A submitted staff change failed validation; ``errors`` names each field (``where``) and what is wrong."""
+    """A submitted staff change failed validation; ``errors`` names each field (``where``) and what is wrong.
+
+    Each error carries ``message`` (Vietnamese), ``message_en`` (English) and the catalogue's ``code``.
+    """
 
     type = "invalid-change"
     title = "Invalid change"

@@ -28,6 +28,7 @@ __all__ = [
     "CATALOGUE",
     "Lang",
     "Message",
+    "change_kind_label",
     "message",
     "mode_label",
     "moment_text",
@@ -165,6 +166,109 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
         "Đóng cửa theo thông báo của cán bộ: {reason}.",
         "Closed by notice of the staff: {reason}.",
     ),
+    # A staff change that cannot be stored: what is wrong with one field of the form (`geo.changes`).
+    "change_unknown_kind": (
+        "không có loại thay đổi '{kind}'; chọn một trong: {kinds}",
+        "unknown kind '{kind}'; one of {kinds}",
+    ),
+    "change_no_place": (
+        "không có điểm phục vụ nào mã '{id}'",
+        "no service point has the id '{id}'",
+    ),
+    "change_reason_missing": (
+        "hãy ghi lý do (người dân sẽ thấy lý do này, và nhật ký lưu lại)",
+        "say why (the reason is shown to citizens and kept in the audit)",
+    ),
+    "change_text_too_long": (
+        "tối đa {limit} ký tự, đang có {count}",
+        "at most {limit} characters, got {count}",
+    ),
+    "change_time_no_offset": (
+        "thời điểm cần ghi kèm múi giờ (ví dụ 2026-12-01T13:00+07:00)",
+        "a time needs its UTC offset (e.g. 2026-12-01T13:00+07:00)",
+    ),
+    "change_needs_range": (
+        "{kind_vi} cần có cả thời điểm bắt đầu và thời điểm kết thúc",
+        "a {kind} needs both starts and ends",
+    ),
+    "change_ends_before_starts": (
+        "thời điểm kết thúc ({ends}) phải sau thời điểm bắt đầu ({starts})",
+        "ends ({ends}) must be after starts ({starts})",
+    ),
+    "change_span_too_long": (
+        "một thay đổi kéo dài tối đa {days} ngày",
+        "a change spans at most {days} days",
+    ),
+    "change_hours_missing": (
+        "hãy ghi giờ làm việc của những ngày đó, ví dụ 08:00-11:00 (hoặc off nếu nghỉ)",
+        "give the hours of those days, e.g. 08:00-11:00 (or off)",
+    ),
+    "change_hours_only_times": (
+        "chỉ ghi giờ (ví dụ 08:00-11:00,13:30-16:00 hoặc off); không dùng dấu ';' hay dấu ngoặc kép",
+        "only times here (e.g. 08:00-11:00,13:30-16:00 or off); no ';' or quotes",
+    ),
+    "change_hours_invalid": (
+        "không đọc được giờ '{hours}'; hãy ghi dạng 08:00-11:00,13:30-16:00 hoặc off (chi tiết: {detail})",
+        "invalid hours '{hours}': {detail}",
+    ),
+    "change_point_missing": (
+        "hãy ghi cả kinh độ (lon) và vĩ độ (lat) của điểm đã sửa",
+        "give both lon and lat of the corrected point",
+    ),
+    "change_outside_hanoi": (
+        "điểm {lon}, {lat} nằm ngoài Hà Nội",
+        "{lon}, {lat} is outside Hanoi",
+    ),
+    "change_outside_hanoi_swapped": (
+        "điểm {lon}, {lat} nằm ngoài Hà Nội (có bị đảo kinh độ và vĩ độ?)",
+        "{lon}, {lat} is outside Hanoi (lat and lon swapped?)",
+    ),
+    "change_precision_invalid": (
+        "độ chính xác là exact (đo tại chỗ) hoặc approximate (gần đúng)",
+        "precision is exact (surveyed on site) or approximate",
+    ),
+    "change_exact_needs_survey": (
+        "chỉ điểm đo tại chỗ mới được ghi là chính xác",
+        "only a point surveyed on site may be exact",
+    ),
+    "change_method_invalid": (
+        "cách xác định là một trong: {methods}",
+        "method is one of {methods}",
+    ),
+    "change_measured_missing": (
+        "hãy ghi đã xác định điểm này thế nào (ví dụ GPS ở cửa, chọn trên bản đồ)",
+        "say how the point was measured (e.g. GPS at the door, picked on the map)",
+    ),
+    "change_outside_commune": (
+        "điểm nằm ngoài phường, xã của nơi này ({commune}); nếu trụ sở thật sự ở đó, hãy xác nhận "
+        "(confirm_outside_commune)",
+        "the point lies outside the place's commune ({commune}); confirm it (confirm_outside_commune) if the "
+        "office really is there",
+    ),
+    "change_procedure_missing": (
+        "hãy ghi thủ tục (mã quốc gia, ví dụ 1.001193)",
+        "name the procedure (national code, e.g. 1.001193)",
+    ),
+    "change_unknown_procedure": (
+        "không có thủ tục mã '{code}' trong danh mục",
+        "unknown procedure '{code}'",
+    ),
+    "change_notice_missing": (
+        "hãy viết nội dung thông báo người dân sẽ thấy",
+        "write the notice citizens will see",
+    ),
+    "change_undo_unknown": (
+        "không có thay đổi nào mã '{id}'",
+        "no change has the id '{id}'",
+    ),
+    "change_undo_of_undo": (
+        "không thể hoàn tác một lần hoàn tác; hãy làm lại thay đổi đó",
+        "an undo cannot be undone; make the change again",
+    ),
+    "change_already_undone": (
+        "{id} đã được hoàn tác rồi",
+        "{id} is already undone",
+    ),
 }
 
 _TZ = ZoneInfo("Asia/Ho_Chi_Minh")  # geo.hours.TZ; not imported so that the catalogue stays dependency-free
@@ -180,6 +284,16 @@ _MODES: Final[dict[str, tuple[str, str]]] = {
     "walk": ("đi bộ", "walk"),
     "motorbike": ("xe máy", "motorbike"),
     "car": ("ô tô", "car"),
+}
+
+
+_CHANGE_KINDS: Final[dict[str, tuple[str, str]]] = {
+    "closure": ("lịch đóng cửa", "closure"),
+    "special_hours": ("lịch giờ làm việc đặc biệt", "special_hours"),
+    "location": ("sửa vị trí", "location"),
+    "procedure_unavailable": ("tạm ngừng nhận thủ tục", "procedure_unavailable"),
+    "notice": ("thông báo", "notice"),
+    "undo": ("hoàn tác", "undo"),
 }
 
 
@@ -251,6 +365,12 @@ def state_label(state: str, lang: Lang = "vi") -> str:
 def mode_label(mode: str, lang: Lang = "vi") -> str:
     """How a travel mode is said in ``lang``."""
     vi, en = _MODES[mode]
+    return en if lang == "en" else vi
+
+
+def change_kind_label(kind: str, lang: Lang = "vi") -> str:
+    """How a kind of staff change (``closure``, ``special_hours``…) is said in ``lang`` (unknown: as is)."""
+    vi, en = _CHANGE_KINDS.get(kind, (kind, kind))
     return en if lang == "en" else vi
 
 

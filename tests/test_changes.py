@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from geo.changes import Change, active_changes, hours_with_changes, overlay_points, validate_change
 from geo.errors import DataValidationError
 from geo.hours import TZ, opening_state
+from geo.messages import CATALOGUE, change_kind_label, message
 
 BASE = "Mo-Fr 08:00-12:00,13:00-17:00; PH off"
 TUESDAY = datetime(2026, 12, 1, tzinfo=TZ)  # a working Tuesday
@@ -93,7 +95,7 @@ def test_round_trip_through_json() -> None:
 def _validate(index, change: Change, existing=()) -> list[str]:
     with pytest.raises(DataValidationError) as info:
         validate_change(change, index.service_points, index.communes, index.procedures["code"], existing)
-    return [f"{p.column}: {p.message}" for p in info.value.problems]
+    return [f"{p.column}: {p.message_en}" for p in info.value.problems]
 
 
 def _place(index):
@@ -106,7 +108,7 @@ def test_validation_names_each_field(index) -> None:
     assert found == [
         "place_id: no service point has the id 'nope'",
         "reason: say why (the reason is shown to citizens and kept in the audit)",
-        "ends: ends (2026-12-01T12:00:00+07:00) must be after starts (2026-12-01T13:00:00+07:00)",
+        "ends: ends (12:00 Tuesday 01/12/2026) must be after starts (13:00 Tuesday 01/12/2026)",
     ]
     naive = _validate(index, _closure(place_id=pid, starts=datetime(2026, 12, 1, 13)))
     assert naive == ["starts: a time needs its UTC offset (e.g. 2026-12-01T13:00+07:00)"]
@@ -122,7 +124,7 @@ def test_validation_names_each_field(index) -> None:
             ends=TUESDAY + timedelta(days=1),
         ),
     )
-    assert len(bad_hours) == 1 and bad_hours[0].startswith("hours: invalid opening_hours")
+    assert len(bad_hours) == 1 and bad_hours[0].startswith("hours: invalid hours '8h-11h': invalid opening_hours")
     unknown = _validate(
         index, Change(id="", kind="procedure_unavailable", place_id=pid, reason="x", procedure="9.999999")
     )
@@ -274,3 +276,37 @@ def test_export_then_rebuild_gives_the_same_answers(tmp_path, settings, index) -
             assert [(m.id, m.state.state, m.distance_m) for m in got.matches] == [
                 (m.id, m.state.state, m.distance_m) for m in want.matches
             ]
+
+
+_ENGLISH = re.compile(r"\b(the|is|are|and|not|no|give|say|name|write|must|needs|unknown|outside)\b", re.IGNORECASE)
+
+
+def test_validation_says_what_is_wrong_in_vietnamese_with_english_beside(index) -> None:
+    pid = str(_place(index)["id"])
+    wrong = [
+        _closure(place_id="nope", reason=" ", starts=None),
+        _closure(place_id=pid, reason="x" * 1_001, ends=_at(TUESDAY, 12)),
+        Change(id="", kind="special_hours", place_id=pid, reason="x", starts=TUESDAY, ends=_at(TUESDAY, 23)),
+        Change(id="", kind="location", place_id=pid, reason="x", lon=21.03, lat=105.85),
+        Change(id="", kind="location", place_id=pid, reason="x", lon=105.85, lat=21.03, precision="exact"),
+        Change(id="", kind="procedure_unavailable", place_id=pid, reason="x"),
+        Change(id="", kind="notice", place_id=pid, reason="x"),
+        Change(id="", kind="undo", place_id=pid, reason="x", undoes="chg-9"),
+    ]
+    codes: set[str] = set()
+    for change in wrong:
+        with pytest.raises(DataValidationError) as info:
+            validate_change(change, index.service_points, index.communes, index.procedures["code"])
+        for problem in info.value.problems:
+            assert problem.code in CATALOGUE and problem.column
+            assert problem.message != problem.message_en
+            assert not _ENGLISH.search(re.sub(r"'[^']*'|\([a-z_]+\)", "", problem.message)), problem.message
+            texts = {"message": problem.message, "message_en": problem.message_en, "code": problem.code}
+            assert problem.texts() == texts
+            codes.add(str(problem.code))
+    assert len(codes) >= 10
+    with pytest.raises(DataValidationError) as info:
+        validate_change(_closure(place_id=pid, starts=None), index.service_points, index.communes, [])
+    [problem] = info.value.problems
+    said = message("change_needs_range", kind="closure", kind_vi=change_kind_label("closure"))
+    assert (problem.column, problem.message, problem.message_en) == ("starts", said.text, said.text_en)

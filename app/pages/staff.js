@@ -27,18 +27,36 @@
     box.className = isError ? "error" : "ok";
   }
 
+  // An invalid field as one line in the page's language: the field's label, then what is wrong. A change's
+  // problem comes from the message catalogue (`code`; `message` Vietnamese, `message_en` English); a
+  // request the API could not read at all (pydantic) has only an English `message`, so the Vietnamese page
+  // says "invalid value" and puts that English beside it.
+  function fieldLine(e) {
+    var where = String(e.where || "").replace(/^body\./, "");
+    var label = S["field_" + where] || where;
+    var what;
+    if (config.lang === "en") {
+      what = e.message_en || e.message;
+    } else if (e.code) {
+      what = e.message;
+    } else {
+      what = t("invalid_value") + (e.message ? " (" + e.message + ")" : "");
+    }
+    return "• " + label + ": " + what;
+  }
+
   // A problem+json answer as plain lines: a heading in the page's language (the API's title is English),
-  // then each invalid field (where: what).
+  // then each invalid field (label: what).
   function problemText(body, fallback, httpStatus) {
     if (!body || typeof body !== "object") {
       return fallback;
     }
     var known = { 401: "error_401", 403: "error_403", 422: "error_422", 429: "error_429" };
-    var heading = known[httpStatus] ? t(known[httpStatus]) : document.documentElement.lang === "vi" ? fallback : body.title || fallback;
+    var heading = known[httpStatus] ? t(known[httpStatus]) : config.lang === "vi" ? fallback : body.title || fallback;
     var lines = [heading];
     if (Array.isArray(body.errors) && body.errors.length) {
       body.errors.forEach(function (e) {
-        lines.push("• " + String(e.where || "").replace(/^body\./, "") + ": " + e.message);
+        lines.push(fieldLine(e));
       });
     } else if (body.detail) {
       lines.push(body.detail);

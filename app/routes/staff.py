@@ -210,8 +210,9 @@ def _validate(service: Service, change: Change, existing: list[Change]) -> None:
     try:
         validate_change(change, index.service_points, index.communes, index.procedures["code"].astype(str), existing)
     except DataValidationError as exc:
-        errors = [{"where": f"body.{p.column}", "message": p.message} for p in exc.problems]
-        detail = "; ".join(f"{e['where']}: {e['message']}" for e in errors)
+        # Each field's problem in Vietnamese (`message`) with the English beside it, as the staff page shows it.
+        errors = [{"where": f"body.{p.column}", **p.texts()} for p in exc.problems]
+        detail = "; ".join(f"{e['where']}: {e['message_en']}" for e in errors)
         raise InvalidChange(detail, errors=errors) from None
 
 

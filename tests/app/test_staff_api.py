@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from geo.finder import Finder
 from geo.hours import TZ
+from geo.messages import CATALOGUE
 from geo.service import Service
 from geo.settings import Settings
 from geo.store.staff import SqliteStaffStore, StaffStore
@@ -180,6 +181,11 @@ def test_validation_names_each_field(api: TestClient, tokens: dict[str, str], st
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     where = {e["where"] for e in r.json()["errors"]}
     assert {"body.place_id", "body.reason", "body.starts"} <= where
+    for error in r.json()["errors"]:  # Vietnamese first, the English beside it, the catalogue's code
+        vi, en = CATALOGUE[error["code"]]
+        assert error["message"] != error["message_en"]
+        assert error["message"].startswith(vi.split("{")[0]) and error["message_en"].startswith(en.split("{")[0])
+        assert error["message_en"] in r.json()["detail"]
     place = _place(staff_service)
     r = api.post(
         "/v1/staff/changes",

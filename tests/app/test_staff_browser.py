@@ -20,8 +20,10 @@ from playwright.sync_api import Browser, Page
 
 from app.assets import install_web_assets
 from app.main import create_app
+from app.routes.pages import STRINGS
 from geo.finder import Finder
 from geo.hours import TZ
+from geo.messages import Message, change_kind_label, message
 from geo.service import Service
 from geo.settings import Settings
 from geo.store.staff import SqliteStaffStore
@@ -109,7 +111,8 @@ def test_sign_in_move_close_audit_and_undo(staff_server: tuple, browser: Browser
     page.fill("#staff-hours-reason", "x")
     page.click("#staff-hours-form button")
     text = _status(page)
-    assert "starts" in text and "{" not in text
+    assert f"{STRINGS['vi']['staff_field_starts']}: {_needs_range().text}" in text
+    assert "starts" not in text and "{" not in text
     # A closure with HTML and SQL in its reason.
     now = datetime.now(TZ)
     page.fill("#staff-starts", (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
@@ -139,6 +142,20 @@ def test_sign_in_move_close_audit_and_undo(staff_server: tuple, browser: Browser
     page.click("#staff-lang")
     page.wait_for_selector("body[data-ready=yes]")
     assert page.locator("html").get_attribute("lang") == "en" and "Sign in" in page.content()
+    # The English page says what is wrong in English, the field named as its form names it.
+    page.wait_for_selector("body[data-signed-in=yes]")
+    page.fill("#staff-search", "Tây Hồ")
+    page.locator("#staff-places li[data-id]").first.click()
+    page.fill("#staff-hours-reason", "x")
+    page.click("#staff-hours-form button")
+    text = _status(page)
+    assert f"{STRINGS['en']['staff_field_starts']}: {_needs_range().text_en}" in text
+    assert _needs_range().text not in text and "{" not in text
+
+
+def _needs_range() -> Message:
+    """What the API says of a closure submitted without its dates."""
+    return message("change_needs_range", kind="closure", kind_vi=change_kind_label("closure"))
 
 
 def test_a_reason_is_shown_escaped_in_the_map_popup(staff_server: tuple, browser: Browser) -> None:
