@@ -166,6 +166,10 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
         "Đóng cửa theo thông báo của cán bộ: {reason}.",
         "Closed by notice of the staff: {reason}.",
     ),
+    "place_closed_by_staff": (
+        "{name} đóng cửa theo thông báo của cán bộ: “{reason}”.",
+        "{name} is closed by notice of the staff: “{reason}”.",
+    ),
     # A staff change that cannot be stored: what is wrong with one field of the form (`geo.changes`).
     "change_unknown_kind": (
         "không có loại thay đổi '{kind}'; chọn một trong: {kinds}",

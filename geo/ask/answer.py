@@ -33,6 +33,7 @@ __all__ = [
     "place_question",
     "procedure_question",
     "short_name",
+    "staff_closures",
     "time_json",
     "time_question",
 ]
@@ -107,7 +108,40 @@ def answer_sentence(
         return f"{head}{name}: không tìm thấy nơi nào gần {_place_phrase(place)} làm thủ tục này."
     said = reading.kind == "understood"
     sentence = _nearest_sentence(name, place, features[0]["properties"], at, said, result.get("next_opening"))
+    for closed in staff_closures(features):
+        sentence += " " + closed.text
     return head + _about_the_place(sentence, place)
+
+
+def _staff_reason(props: dict[str, Any]) -> str | None:
+    """The staff's reason a place is closed (its hours rule's comment), as the map's popup shows it; else None.
+
+    A place a staff change altered (``change_ids``) that is closed with a reason other than a holiday is
+    closed by that change: the reason is the closure's, in the staff's words.
+    """
+    reason = props.get("state_reason")
+    holiday = (props.get("today") or {}).get("holiday")
+    if props.get("state") != "closed" or not props.get("change_ids") or not reason or reason == holiday:
+        return None
+    return str(reason)
+
+
+def staff_closures(features: Sequence[dict[str, Any]]) -> list[Message]:
+    """Why the places an answer names are closed by the staff: the nearest, and any nearer than it that is closed.
+
+    The answer names ``features[0]`` (open places rank first, so a nearer place the staff closed comes
+    after it); a resident who knows that nearer place learns why it is not the answer.
+    """
+    if not features:
+        return []
+    first = features[0]["properties"]
+    named = [first, *(f["properties"] for f in features[1:] if f["properties"]["distance_m"] < first["distance_m"])]
+    out = []
+    for props in named:
+        reason = _staff_reason(props)
+        if reason is not None:
+            out.append(message("place_closed_by_staff", name=props["name"], reason=reason))
+    return out
 
 
 def _nearest_sentence(
@@ -280,6 +314,7 @@ def compose(
             ask = {"about": ["procedure"], "question": procedure_question(options), "procedure_options": options}
     elif status == "answered" and record is not None and u.place is not None and result is not None:
         answer = answer_sentence(record, u.place, result, at, u.time)
+        notes.extend(staff_closures(result.get("features") or []))  # the English beside the sentence's words
     else:
         ask = _ask_back(u, record, options)
         answer = _ask_sentence(ask["question"], record, u.language)

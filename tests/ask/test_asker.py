@@ -11,6 +11,7 @@ import csv
 import json
 import re
 import unicodedata
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from typer.testing import CliRunner
 
 from geo.ask import MAX_QUERY_CHARS, Asker, InvalidQuery, as_plain, labels
 from geo.errors import InvalidParameter, OutsideServiceArea
-from geo.hours import parse_time
+from geo.hours import TZ, parse_time
 
 CASES = Path(__file__).parent.parent / "data" / "ask_cases.csv"
 AT = parse_time("2026-03-02T09:30:00+07:00")  # a Monday morning: commune centres are open
@@ -189,3 +190,45 @@ def test_cli_ask_readable_and_json(service, monkeypatch) -> None:  # type: ignor
     assert data["status"] == "answered" and data["result"]["type"] == "FeatureCollection"
     empty = runner.invoke(app, ["ask", "😀"])
     assert empty.exit_code != 0 and re.search(r"no words", empty.output)
+
+
+# --------------------------------------------------------------------------------------------- staff closures
+
+
+def test_a_staff_closure_is_said_with_its_reason(finder, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from geo.changes import Change
+    from geo.messages import message
+    from geo.service import Service
+    from geo.store.staff import SqliteStaffStore
+    from tests.app.test_staff_api import few_places_procedure
+
+    store = SqliteStaffStore(tmp_path / "staff.sqlite")
+    service = Service(finder, settings, staff=store)
+    try:
+        code = few_places_procedure(service)
+        now = datetime.now(TZ).replace(microsecond=0)  # the live overlay keeps only changes not yet ended
+        reason = "Mất điện đột xuất, mời quay lại sau"
+        for row in service.backend.capable_rows(code):  # every place that takes it: the answer names one
+            place = str(service.backend.points["id"].iloc[int(row)])
+            closure = Change(
+                id="", kind="closure", place_id=place, reason=reason, starts=now - timedelta(hours=1),
+                ends=now + timedelta(hours=3),
+            )  # fmt: skip
+            store.add_change(closure, actor="Lan")
+        service.refresh()
+        body = as_plain(Asker(service).ask(f"{code} ở phường Tây Hồ", at=now))
+        assert body["status"] == "answered", body["answer"]
+        first = body["result"]["features"][0]["properties"]
+        said = message("place_closed_by_staff", name=first["name"], reason=reason)
+        assert first["state"] == "closed" and said.text in body["answer"] and f"“{reason}”" in body["answer"]
+        assert said.to_json() in body["notes"]  # the English beside it
+        # The nearest place's closure undone: it is the answer again (open, or closed by its own hours, and
+        # still the nearest), and the farther places' closures are not its business.
+        own = next(c for c in store.changes() if c.place_id == first["id"])
+        store.add_change(Change(id="", kind="undo", place_id=first["id"], reason="nhầm", undoes=own.id), actor="Lan")
+        service.refresh()
+        body = as_plain(Asker(service).ask(f"{code} ở phường Tây Hồ", at=now))
+        assert body["result"]["features"][0]["properties"]["id"] == first["id"]
+        assert reason not in body["answer"] and all(n["code"] != said.code for n in body["notes"])
+    finally:
+        service.live.stop()
