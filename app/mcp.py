@@ -294,11 +294,16 @@ def search_procedures(ctx: ToolContext, query: ProcedureQuery, limit: ProcedureL
     if not items:
         text = message("no_procedure_match", query=query).text
     else:
-        elsewhere = " " + message("not_in_person_here").text
-        text = "; ".join(
-            f"{p['code']} {p['short_name']}" + ("" if p["handled_in_person"] else elsewhere) for p in items[:5]
-        )
+        text = "; ".join(f"{p['code']} {p['short_name']}{_not_in_person_here(p)}" for p in items[:5])
     return _result(text, data)
+
+
+def _not_in_person_here(record: dict[str, Any]) -> str:
+    """What a procedure's line adds when no service point takes it: not handled there, or not known where."""
+    if record["handled_in_person"]:
+        return ""
+    unknown = (record.get("handled_elsewhere") or {}).get("kind") == "unknown"
+    return " " + message("place_unknown_here" if unknown else "not_in_person_here").text
 
 
 def _find_procedures(asker: Asker, query: str, limit: int) -> dict[str, Any]:

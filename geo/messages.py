@@ -77,6 +77,18 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
         "Chưa rõ nơi giải quyết thủ tục này ở Hà Nội; cơ quan theo danh mục: {agency}.",
         "Where this procedure is handled in Hanoi is not known; the catalogue names: {agency}.",
     ),
+    "place_unknown_named": (
+        "{name}: chưa rõ nơi giải quyết ở Hà Nội; cơ quan theo danh mục: {agency}.",
+        "{name}: where it is handled in Hanoi is not known; the catalogue names: {agency}.",
+    ),
+    "not_at_service_point_named": (
+        "{name} không làm tại các điểm phục vụ hành chính công của Hà Nội; cơ quan giải quyết: {agency}.",
+        "{name} is not handled at Hanoi's public-service locations; it is handled by {agency}.",
+    ),
+    "place_unknown_here": (
+        "(chưa rõ nơi giải quyết ở Hà Nội)",
+        "(where it is handled in Hanoi is not known)",
+    ),
     "all_closed": (
         "Lúc {at}, mọi nơi nhận thủ tục này đều đóng cửa; sớm nhất mở lại: {name}, lúc {opens_at}.",
         "At {at}, every place that handles this procedure is closed; the earliest to reopen is {name}, at {opens_at}.",

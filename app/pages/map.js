@@ -426,7 +426,9 @@
         esc(t(summary.online ? "summary_online" : "summary_portal")) + "</a>"
       : "";
     if (item.handled_in_person_here === false && item.agency) {
-      html += "<div>" + esc(t("summary_handled_by", { agency: item.agency })) + "</div>";
+      // A procedure whose place rule does not know where it is handled: the catalogue's agency, not a verdict.
+      var by = item.place === "unknown" ? "summary_catalogue_agency" : "summary_handled_by";
+      html += "<div>" + esc(t(by, { agency: item.agency })) + "</div>";
     }
     if (portal && summary.online) {
       html += "<div><strong>" + portal + "</strong></div>";
@@ -462,7 +464,8 @@
     var html = "<div><strong>" + esc(item.name) + "</strong></div>";
     html += '<div class="gandan-muted">' + esc(t("procedure_code") + " " + item.code + (item.level ? " · " + item.level : "")) + "</div>";
     if (item.handled_in_person_here === false) {
-      html += '<div class="gandan-warn">' + esc(t("procedure_not_in_person")) + "</div>";
+      var notHere = item.place === "unknown" ? "procedure_place_unknown" : "procedure_not_in_person";
+      html += '<div class="gandan-warn">' + esc(t(notHere)) + "</div>";
     } else if (item.boundary_free === "yes" || item.boundary_free === "pilot") {
       html += "<div>" + esc(t("procedure_boundary_free")) + "</div>";
     }

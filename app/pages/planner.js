@@ -515,7 +515,7 @@
       if ($("pl-procedure").value !== text) return;
       list.replaceChildren(...(found.length ? found.map((p) => el("li", {
         role: "option", "data-code": p.code, onclick: () => choose(p),
-      }, p.name, " ", el("small", {}, p.code + (p.handled_in_person_here ? "" : " · " + S.procedure_not_in_person)))) : [el("li", {}, S.procedure_none)]));
+      }, p.name, " ", el("small", {}, p.code + (p.handled_in_person_here ? "" : " · " + (p.place === "unknown" ? S.procedure_place_unknown : S.procedure_not_in_person))))) : [el("li", {}, S.procedure_none)]));
       list.dataset.query = text;
       list.hidden = false;
       $("pl-procedure").setAttribute("aria-expanded", "true");

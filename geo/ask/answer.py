@@ -186,21 +186,31 @@ def _about_the_place(sentence: str, place: Place) -> str:
 
 
 def not_in_person_sentence(records: Sequence[dict[str, Any]]) -> str:
-    """Procedures not handled at the city's public-service points: the agency that handles them."""
+    """Procedures no public-service point of the city handles: the agency, honestly, and the online channel.
+
+    When the place rule does not know where in Hanoi a procedure is handled (``handled_elsewhere.kind`` is
+    ``unknown``) the sentence says so and names the agency of the catalogue, never that the procedure is not
+    handled at the public-service locations. The portal link (file online, or the procedure's page) follows.
+    """
     first = records[0]
     if len(records) == 1:
-        sentence = (
-            f"{first['short_name']} không làm tại các điểm phục vụ hành chính công của Hà Nội; "
-            f"cơ quan giải quyết: {first['agency']}."
-        )
+        name = first["short_name"]
     else:
-        sentence = (
-            f"Các thủ tục này ({'; '.join(_lower_first(r['short_name']) for r in records[:4])}) không làm tại "
-            f"các điểm phục vụ hành chính công của Hà Nội; cơ quan giải quyết: {first['agency']}."
-        )
-    if any(r["online_full"] == "yes" for r in records):
-        sentence += " Thủ tục này nộp trực tuyến toàn trình trên Cổng dịch vụ công."
-    return sentence
+        name = f"Các thủ tục này ({'; '.join(_lower_first(r['short_name']) for r in records[:4])})"
+    elsewhere = [r.get("handled_elsewhere") or {} for r in records]
+    agency = first["agency"] or elsewhere[0].get("agency") or "?"
+    unknown = any(e.get("kind") == "unknown" for e in elsewhere)
+    sentence = message("place_unknown_named" if unknown else "not_at_service_point_named", name=name, agency=agency)
+    notes = {n["code"]: n["text"] for n in elsewhere[0].get("notes", [])}
+    parts = [sentence.text]
+    if "file_online" in notes:
+        parts.append(notes["file_online"])
+    else:
+        if any(r["online_full"] == "yes" for r in records):
+            parts.append("Thủ tục này nộp trực tuyến toàn trình trên Cổng dịch vụ công.")
+        if "portal_page" in notes:
+            parts.append(notes["portal_page"])
+    return " ".join(parts)
 
 
 def procedure_question(options: Sequence[dict[str, Any]]) -> str:

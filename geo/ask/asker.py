@@ -362,7 +362,12 @@ def labels(response: dict[str, Any]) -> tuple[str, str]:
     return procedure, (place.get("commune") or {}).get("code") or "NONE"
 
 
-_STATUS_VI = {"answered": "đã trả lời", "ask": "cần hỏi lại", "not_in_person": "không làm trực tiếp tại đây"}
+# not_in_person: no service point gandan knows takes it (the rule may not know where it is handled at all).
+_STATUS_VI = {
+    "answered": "đã trả lời",
+    "ask": "cần hỏi lại",
+    "not_in_person": "không có điểm phục vụ nào nhận trực tiếp",
+}
 
 
 def _clock(value: str) -> str:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pytest
 
+from app.routes.pages import STRINGS
 from geo.ask import Asker, as_plain, get_asker
 from geo.ask.answer import (
     answer_sentence,
@@ -192,3 +193,60 @@ def test_closed_sentence_names_another_earliest_reopening_and_the_time_asked() -
     # The same place: said once.
     result["next_opening"]["id"] = "near"
     assert "sớm nhất" not in answer_sentence(record(), HERE, result, reading.at, reading)
+
+
+# --------------------------------------------------------------------------------------------- unknown place rule
+OLD_WORDING = ("không làm tại các điểm phục vụ hành chính công", "không làm trực tiếp tại các điểm phục vụ")
+
+
+def _unknown_codes(asker: Asker, index) -> list[str]:  # type: ignore[no-untyped-def]
+    """Procedures the place rule does not know where in Hanoi they are handled, and no service point takes."""
+    codes = [str(c) for c in index.procedures.loc[index.procedures["place"] == "unknown", "code"]]
+    return [c for c in codes if not asker.procedure_record(c)["handled_in_person"]][:5]
+
+
+def test_an_unknown_place_is_said_honestly_on_every_surface(asker: Asker, index) -> None:  # type: ignore[no-untyped-def]
+    import anyio
+    from mcp import Client
+
+    from app.mcp import build_server
+
+    codes = _unknown_codes(asker, index)
+    assert codes
+    for code in codes:
+        rec = asker.procedure_record(code)
+        assert rec["handled_elsewhere"]["kind"] == "unknown"
+        sentence = not_in_person_sentence([rec])
+        agency = rec["agency"] or rec["handled_elsewhere"]["agency"] or "?"
+        assert sentence.startswith(message("place_unknown_named", name=rec["short_name"], agency=agency).text)
+        assert not any(old in sentence for old in OLD_WORDING), sentence
+        if rec["handled_elsewhere"]["portal_url"]:
+            assert rec["handled_elsewhere"]["portal_url"] in sentence  # the online channel, or the portal page
+        body = ask(asker, f"thủ tục {code}")
+        if body["status"] == "not_in_person":
+            assert body["answer"] == sentence
+    other_agency = index.procedures.loc[index.procedures["place"] == "not_at_pasc", "code"][:20]
+    elsewhere = [asker.procedure_record(str(c)) for c in other_agency]
+    known = next(r for r in elsewhere if not r["handled_in_person"] and r["handled_elsewhere"])
+    agency = known["agency"] or known["handled_elsewhere"]["agency"] or "?"
+    said = message("not_at_service_point_named", name=known["short_name"], agency=agency)
+    assert not_in_person_sentence([known]).startswith(said.text)  # another agency handles it: said so
+
+    async def steps(client: Client) -> str:
+        found = await client.call_tool("search_procedures", {"query": codes[0], "limit": 1})
+        return str(found.content[0].text)
+
+    text = anyio.run(lambda: _with_client(build_server(asker.service), steps))
+    assert message("place_unknown_here").text in text and message("not_in_person_here").text not in text
+    # The map and the planner key their wording on the search's `place` (app/pages/map.js, planner.js).
+    [found] = asker.service.search_procedures(codes[0], 1)
+    assert found["place"] == "unknown" and found["handled_in_person_here"] is False
+    for key in ("procedure_place_unknown", "planner_procedure_place_unknown", "summary_catalogue_agency"):
+        assert not any(old in STRINGS["vi"][key] for old in OLD_WORDING) and STRINGS["en"][key]
+
+
+async def _with_client(server, steps):  # type: ignore[no-untyped-def]
+    from mcp import Client
+
+    async with Client(server) as client:
+        return await steps(client)
