@@ -178,6 +178,14 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
         "Đóng cửa theo thông báo của cán bộ: {reason}.",
         "Closed by notice of the staff: {reason}.",
     ),
+    "nearer_closed_by_staff": (
+        "{name} (cách {distance_vi}) gần hơn nhưng đang đóng cửa theo thông báo của cán bộ: “{reason}”.",
+        "{name} ({distance} away) is nearer but closed by notice of the staff: “{reason}”.",
+    ),
+    "nearer_unavailable_by_staff": (
+        "{name} (cách {distance_vi}) gần hơn nhưng tạm không nhận thủ tục này: “{reason}”.",
+        "{name} ({distance} away) is nearer but does not take this procedure for now: “{reason}”.",
+    ),
     "place_closed_by_staff": (
         "{name} đóng cửa theo thông báo của cán bộ: “{reason}”.",
         "{name} is closed by notice of the staff: “{reason}”.",
@@ -363,6 +371,20 @@ def message(code: str, /, **params: Any) -> Message:
         in_en = {k: moment_text(v, "en") if isinstance(v, datetime) else v for k, v in params.items()}
         return Message(code, vi.format(**in_vi), en.format(**in_en), params)
     return Message(code, vi.format(**params), en.format(**params), params)
+
+
+def distance_text(metres: float, lang: Lang = "vi") -> str:
+    """A distance as said in a sentence: ``"370 m"`` (to 10 m), ``"1,2 km"`` (decimal comma; ``"1.2 km"`` in English).
+
+    Examples
+    --------
+    >>> distance_text(368.0), distance_text(1234.0), distance_text(1234.0, "en")
+    ('370 m', '1,2 km', '1.2 km')
+    """
+    if metres < 1000:
+        return f"{round(metres / 10) * 10:.0f} m"
+    text = f"{metres / 1000:.1f} km"
+    return text if lang == "en" else text.replace(".", ",")
 
 
 def moment_text(moment: datetime, lang: Lang = "vi") -> str:

@@ -21,11 +21,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo.changes import Change
 from geo.errors import InvalidParameter, InvalidQuery, NotFound
+from geo.geodesy import geodesic_m
 from geo.hours import LOOKAHEAD_DAYS, Calendar, OpeningState, hours_of_day
 from geo.index import Index
 from geo.live import FixedSource, IndexLinkSource, Live, LiveState, PostgisSource
-from geo.messages import message
+from geo.messages import Message, distance_text, message
 from geo.modes import ROAD_MODES, TRAVEL_MODES
 from geo.procedure_info import ProcedureInfo
 from geo.procedure_search import ProcedureSearch
@@ -49,6 +51,11 @@ __all__ = [
 MAX_PROCEDURE_QUERY = 200  # characters of a procedure search: longer is no name anyone types
 LAYERS = ("service_points", "communes", "legacy_units")  # the index layers the service hands out whole
 COORD_DECIMALS = 7  # RFC 7946 advises no more than needed; 7 decimals is about 1 cm
+# Staff change kinds that can keep a place out of an answer at some time; a nearer place they keep out is
+# named in a note (at most two: the nearest ones).
+_KEEPING_KINDS = frozenset({"closure", "special_hours", "procedure_unavailable"})
+_MAX_KEPT_NOTES = 2
+_INSTANT = timedelta(seconds=1)
 
 
 class Backend(Protocol):
@@ -206,6 +213,8 @@ class Service:
             [],
             [],
         )
+        self._keeping_cache: tuple[LiveState | None, tuple[Change, ...]] = (None, ())
+        self._row_of_cache: tuple[list[tuple[str, float, float]] | None, dict[str, int]] = (None, {})
         self._procedure_tools: tuple[pd.DataFrame, ProcedureSearch, ProcedureInfo, list[dict[str, Any]]] | None = None
         self.procedure_tools()  # the search index is built at start, never on a request
 
@@ -335,9 +344,9 @@ class Service:
         """
         self._check_nearest(k, mode)
         result = self._ranked(lon, lat, procedure, at, k, mode, open_only, route)
-        if any(m.state.is_open for m in result.matches):
-            return result  # the hot path: something is open
-        return self._way_out(result, procedure, k, mode, route)
+        if not any(m.state.is_open for m in result.matches):  # the hot path has something open
+            result = self._way_out(result, procedure, k, mode, route)
+        return self._with_kept_nearer(result)
 
     async def nearest_async(
         self,
@@ -359,15 +368,83 @@ class Service:
         result = await self.backend.nearest_async(lon, lat, procedure, at, k=k, open_only=open_only)  # type: ignore[attr-defined]
         if mode != "straight":
             result = self._by_network(result, mode, route)
-        if any(m.state.is_open for m in result.matches):
-            return result
-        return await asyncio.to_thread(self._way_out, result, procedure, k, mode, route)
+        if not any(m.state.is_open for m in result.matches):
+            result = await asyncio.to_thread(self._way_out, result, procedure, k, mode, route)
+        return self._with_kept_nearer(result)
 
     def _check_nearest(self, k: int, mode: str) -> None:
         if mode not in TRAVEL_MODES:
             raise InvalidParameter(f"mode={mode!r} is not one of {', '.join(TRAVEL_MODES)}")
         if not 1 <= k <= self.settings.max_k:
             raise InvalidParameter(f"k={k} is out of range (1..{self.settings.max_k})")
+
+    def _with_kept_nearer(self, result: NearestResult) -> NearestResult:
+        """``result`` with a note for each place nearer than its farthest match that a staff change keeps out.
+
+        A resident who knows their usual office learns why it is not in the answer (closed, or not taking
+        the procedure for now) and the reason the staff gave, instead of being sent farther without a word.
+        Only places that normally handle the procedure, only changes in force at the time asked about.
+        """
+        if not result.matches:
+            return result
+        at, code = result.at, str(result.procedure["code"])
+        kept = {
+            c.place_id: c
+            for c in self._keeping_changes()
+            if c.applies_during(at, at + _INSTANT) and (c.kind != "procedure_unavailable" or c.procedure == code)
+        }
+        for m in result.matches:
+            kept.pop(m.id, None)
+        if not kept:
+            return result  # the hot path: no staff change keeps a place out
+        places = self._records_and_places()[1]
+        row_of = self._row_of()
+        rows = np.array([row_of[pid] for pid in kept if pid in row_of], dtype=np.int64)
+        lon, lat = result.lon, result.lat
+        far = geodesic_m(lon, lat, *zip(*(places[m.row][1:] for m in result.matches), strict=True)).max()
+        distances = geodesic_m(lon, lat, *zip(*(places[r][1:] for r in rows), strict=True)) if len(rows) else rows
+        nearer = distances < far
+        # Rows are the same in the base and the overlaid backend (the overlay is a copy of the points).
+        rows, distances = rows[nearer], distances[nearer]
+        normally = np.isin(rows, self.state.base.capable_rows(code))
+        rows, distances = rows[normally], distances[normally]
+        if not len(rows):
+            return result
+        taking = np.isin(rows, self.capable_at(code, at))
+        found: list[tuple[float, Message]] = []
+        for row, d, takes in zip(rows.tolist(), distances.tolist(), taking.tolist(), strict=True):
+            if not takes:
+                note = "nearer_unavailable_by_staff"
+            elif not self.backend.state_of(row, at).is_open:
+                note = "nearer_closed_by_staff"
+            else:
+                continue  # open and taking it at that time: not kept out (special hours that still cover it)
+            name = self._point_records()[row]["properties"]["name"]
+            reason = kept[places[row][0]].reason
+            said = message(
+                note, name=name, reason=reason, distance=distance_text(d, "en"), distance_vi=distance_text(d)
+            )
+            found.append((d, said))
+        found.sort(key=lambda pair: pair[0])
+        return replace(result, notes=[*result.notes, *(m for _, m in found[:_MAX_KEPT_NOTES])]) if found else result
+
+    def _keeping_changes(self) -> tuple[Change, ...]:
+        """The live state's changes that can keep a place out of an answer (computed once per state)."""
+        state = self.state
+        cached_of, changes = self._keeping_cache
+        if cached_of is not state:
+            changes = tuple(c for c in state.changes if c.kind in _KEEPING_KINDS)
+            self._keeping_cache = (state, changes)
+        return changes
+
+    def _row_of(self) -> dict[str, int]:
+        """Row of each service point id (for the points `_records_and_places` describes)."""
+        places = self._records_and_places()[1]
+        cached_of, row_of = self._row_of_cache
+        if cached_of is not places:
+            row_of = {pid: row for row, (pid, _, _) in enumerate(places)}
+            self._row_of_cache = (places, row_of)
+        return row_of
 
     def _way_out(self, result: NearestResult, procedure: str, k: int, mode: str, route: bool) -> NearestResult:
         """``result`` with the earliest reopening and the nearest places, when no capable place is open."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import pytest
 from typer.testing import CliRunner
 
 from app.cli import app as cli
-from geo.hours import parse_time
+from geo.hours import TZ, parse_time
 from geo.network import Candidate
 
 AT = "2026-03-02T09:30:00+07:00"  # a Monday morning: every office open
@@ -229,3 +230,59 @@ def test_no_known_reopening_is_said_not_hidden(service, monkeypatch) -> None:  #
     assert result.matches and result.next_opening is None
     assert [n.code for n in result.notes] == ["no_reopening_known", "none_open_shown_closed"]
     assert service.to_feature_collection(result)["next_opening"] is None
+
+
+# --------------------------------------------------------------------------------------------- staff changes
+def _next_weekday_morning() -> datetime:
+    """09:30 on the next working weekday (Tuesday to Thursday: no holiday rules the test depends on)."""
+    at = datetime.now(TZ).replace(hour=9, minute=30, second=0, microsecond=0) + timedelta(days=1)
+    while at.weekday() not in (1, 2, 3):
+        at += timedelta(days=1)
+    return at
+
+
+def test_a_nearer_place_a_staff_change_keeps_out_is_named_with_the_reason(finder, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from geo.changes import Change
+    from geo.service import Service
+    from geo.store.staff import SqliteStaffStore
+
+    store = SqliteStaffStore(tmp_path / "staff.sqlite")
+    service = Service(finder, settings, staff=store)
+    at = _next_weekday_morning()
+    lon, lat = HOAN_KIEM["lon"], HOAN_KIEM["lat"]
+    try:
+        before = service.nearest(lon, lat, "1.001193", at, k=3)
+        assert before.notes == [] and all(m.state.is_open for m in before.matches)
+        nearest, farthest = before.matches[0], before.matches[-1]
+        far_away = service.nearest(SOC_SON["lon"], SOC_SON["lat"], "1.001193", at, k=1).matches[0]  # far north
+        for place, reason in ((nearest.id, "Mất điện đột xuất"), (far_away.id, "Sửa trụ sở")):
+            store.add_change(
+                Change(id="", kind="closure", place_id=place, reason=reason, starts=at - timedelta(hours=1),
+                       ends=at + timedelta(hours=3)),
+                actor="Lan",
+            )  # fmt: skip
+        service.refresh()
+        after = service.nearest(lon, lat, "1.001193", at, k=3)
+        assert nearest.id not in [m.id for m in after.matches]
+        [note] = after.notes  # the far place is not nearer than the answer: not named
+        name = service.point_feature(nearest.row)["properties"]["name"]
+        assert note.code == "nearer_closed_by_staff" and name in note.text and "“Mất điện đột xuất”" in note.text
+        assert "is nearer but closed" in note.text_en and "Sửa trụ sở" not in note.text
+        # After the closure's hours, the place is the answer again and nothing is said.
+        later = service.nearest(lon, lat, "1.001193", at + timedelta(hours=4, minutes=30), k=3)
+        assert all(n.code != "nearer_closed_by_staff" for n in later.notes)
+        # The procedure made unavailable there instead (the closure undone): said as such, for that procedure only.
+        closure_id = next(c.id for c in store.changes() if c.place_id == nearest.id)
+        store.add_change(Change(id="", kind="undo", place_id=nearest.id, reason="nhầm", undoes=closure_id), actor="Lan")
+        store.add_change(
+            Change(id="", kind="procedure_unavailable", place_id=nearest.id, reason="Hết phôi", procedure="1.001193",
+                   starts=at - timedelta(hours=1), ends=at + timedelta(hours=3)),
+            actor="Lan",
+        )  # fmt: skip
+        service.refresh()
+        unavailable = service.nearest(lon, lat, "1.001193", at, k=3)
+        assert [n.code for n in unavailable.notes] == ["nearer_unavailable_by_staff"]
+        assert "“Hết phôi”" in unavailable.notes[0].text
+        assert farthest.distance_m >= unavailable.matches[0].distance_m
+    finally:
+        service.live.stop()

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from geo.ask.understanding import Place, Understanding
 from geo.ask.when import TimeReading
 from geo.hours import TZ
-from geo.messages import Message, message
+from geo.messages import Message, distance_text, message
 from geo.text import nfc
 
 __all__ = [
@@ -28,7 +28,6 @@ __all__ = [
     "answer_sentence",
     "answer_status",
     "compose",
-    "distance_text",
     "not_in_person_sentence",
     "place_question",
     "procedure_question",
@@ -62,13 +61,6 @@ def _lower_first(text: str) -> str:
 
 def _upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
-
-
-def distance_text(metres: float) -> str:
-    """A distance as said in Vietnamese: ``"370 m"`` (to 10 m), ``"1,2 km"`` (decimal comma)."""
-    if metres < 1000:
-        return f"{round(metres / 10) * 10:.0f} m"
-    return f"{metres / 1000:.1f} km".replace(".", ",")
 
 
 def _when_text(value: str | None, at: datetime) -> str:
@@ -110,7 +102,14 @@ def answer_sentence(
     sentence = _nearest_sentence(name, place, features[0]["properties"], at, said, result.get("next_opening"))
     for closed in staff_closures(features):
         sentence += " " + closed.text
+    for note in result.get("notes") or []:  # nearer places a staff change keeps out (`Service.nearest`)
+        if note.get("code") in KEPT_NEARER_NOTES:
+            sentence += " " + note["text"]
     return head + _about_the_place(sentence, place)
+
+
+KEPT_NEARER_NOTES = frozenset({"nearer_closed_by_staff", "nearer_unavailable_by_staff"})
+"""Codes of the notes `geo.service.Service.nearest` adds for a nearer place a staff change keeps out."""
 
 
 def _staff_reason(props: dict[str, Any]) -> str | None:

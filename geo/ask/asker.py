@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo.ask.answer import answer_status, compose, distance_text, short_name
+from geo.ask.answer import answer_status, compose, short_name
 from geo.ask.gazetteer import Gazetteer, Token, is_letters, load_place_aliases, tokenize
 from geo.ask.place import PlaceMatcher
 from geo.ask.procedure import (
@@ -40,7 +40,7 @@ from geo.ask.understanding import ProcedureGuess, Understanding
 from geo.ask.when import TimeReading, TimeSpan, remove_time_phrase, understand_time
 from geo.errors import GandanError, InvalidParameter, InvalidQuery
 from geo.hours import TZ, ensure_aware
-from geo.messages import message, place_kind_label, state_label
+from geo.messages import distance_text, message, place_kind_label, state_label
 from geo.service import Service, iso
 from geo.text import nfc
 

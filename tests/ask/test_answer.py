@@ -12,7 +12,6 @@ from geo.ask.answer import (
     answer_sentence,
     answer_status,
     compose,
-    distance_text,
     not_in_person_sentence,
     place_question,
     procedure_question,
@@ -21,7 +20,7 @@ from geo.ask.answer import (
 from geo.ask.understanding import Place, ProcedureGuess, Understanding
 from geo.errors import InvalidTime
 from geo.hours import parse_time
-from geo.messages import message
+from geo.messages import distance_text, message
 
 AT = parse_time("2026-03-02T09:30:00+07:00")  # a Monday morning: commune centres are open
 
@@ -117,6 +116,16 @@ def test_answer_sentence_says_open_closed_or_unknown() -> None:
     assert none == "Đăng ký khai sinh: không tìm thấy nơi nào gần phường Láng làm thủ tục này."
     street = Place("street", "Huế", "phố Huế", 0.8, lon=105.85, lat=21.01, precision="point")
     assert answer_sentence(record(), street, {"features": [feature("unknown")]}, AT).endswith("không theo số nhà.)")
+
+
+def test_the_answer_names_a_nearer_place_a_staff_change_keeps_out() -> None:
+    kept = message("nearer_closed_by_staff", name="UBND phường Kim Liên", reason="Mất điện", distance="300 m",
+                   distance_vi="300 m")  # fmt: skip
+    other = message("beyond_network", mode="walk")
+    features = [feature("open", closes_at="2026-03-02T17:00:00+07:00")]
+    result = {"features": features, "notes": [kept.to_json(), other.to_json()]}
+    sentence = answer_sentence(record(), HERE, result, AT)
+    assert sentence.endswith(" " + kept.text) and other.text not in sentence
 
 
 def test_questions_back_list_the_options() -> None:
