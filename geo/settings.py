@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     staff_signin_failures_per_minute: int = Field(
         default=10, description="Failed staff sign-ins allowed per client and worker before 429."
     )
+    siting_time_limit_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="CBC's time limit for one site suggestion (seconds); the best solution found by then is used.",
+    )
     live_poll_s: float = Field(
         default=1.0, description="How often each worker checks for a new index or new staff changes (seconds)."
     )

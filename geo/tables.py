@@ -119,21 +119,26 @@ def read_table(
     except (OSError, UnicodeDecodeError) as exc:
         problems.add(None, None, f"cannot read the file: {exc}")
         problems.raise_if_any()
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
-    header = [nfc(c).strip() for c in next(reader, [])]
-    _check_header(header, columns, optional, problems)
-    problems.raise_if_any()
+    # newline="": the csv module reads \r, \n and \r\n line ends itself (a text sent over the API is not
+    # translated the way a file opened in text mode is).
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     rows: list[Row] = []
-    for cells in reader:
-        number = reader.line_num
-        if not any(c.strip() for c in cells):
-            continue  # blank line
-        if len(cells) != len(header):
-            problems.add(number, None, f"{len(cells)} cells, but the header has {len(header)} columns")
-            continue
-        values = {column: "" for column in columns}
-        values.update((column, nfc(cell).strip()) for column, cell in zip(header, cells, strict=True))
-        rows.append(Row(values, number, name))
+    try:
+        header = [nfc(c).strip() for c in next(reader, [])]
+        _check_header(header, columns, optional, problems)
+        problems.raise_if_any()
+        for cells in reader:
+            number = reader.line_num
+            if not any(c.strip() for c in cells):
+                continue  # blank line
+            if len(cells) != len(header):
+                problems.add(number, None, f"{len(cells)} cells, but the header has {len(header)} columns")
+                continue
+            values = {column: "" for column in columns}
+            values.update((column, nfc(cell).strip()) for column, cell in zip(header, cells, strict=True))
+            rows.append(Row(values, number, name))
+    except csv.Error as exc:  # e.g. a quote left open: the rest of the file cannot be split into cells
+        problems.add(reader.line_num or None, None, f"not a CSV table: {exc}")
     problems.raise_if_any()
     return rows
 

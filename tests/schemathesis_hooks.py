@@ -9,8 +9,10 @@ say, each named here with the problem type it answers with:
 * ``/v1/ask`` takes ``lat`` and ``lon`` together or neither (OpenAPI 3.0 parameters cannot depend on
   each other);
 * ``/v1/ask`` needs words in its question (letters or digits, in any script, after folding);
-* ``/v1/coverage``'s threshold range depends on the mode (metres or minutes), and a change of
-  ``POST /v1/coverage`` needs ``lon``/``lat`` (inside Hanoi) or not depending on its action;
+* the coverage operations' threshold range depends on the mode (metres or minutes: the schema's bounds
+  are the union of the two), and a change in ``POST /v1/coverage``, ``/v1/coverage/sites`` or
+  ``/v1/coverage/export`` needs ``lon``/``lat`` (inside Hanoi) or not depending on its action, and an
+  existing place id to move or close (data-validation);
 * an OGC ``bbox`` must have its minimum below its maximum;
 * a procedure search needs words, not only blanks (invalid-query);
 * a scenario file sent to ``/v1/coverage/scenarios/read`` must have the CLI's columns and valid rows
@@ -34,6 +36,16 @@ DOMAIN_RULES: dict[str, set[str]] = {
     "GET /v1/ask": {"/problems/invalid-parameter", "/problems/outside-service-area", "/problems/invalid-query"},
     "GET /v1/coverage": {"/problems/invalid-parameter"},
     "POST /v1/coverage": {
+        "/problems/data-validation",
+        "/problems/invalid-parameter",
+        "/problems/outside-service-area",
+    },
+    "POST /v1/coverage/sites": {
+        "/problems/data-validation",
+        "/problems/invalid-parameter",
+        "/problems/outside-service-area",
+    },
+    "POST /v1/coverage/export": {
         "/problems/data-validation",
         "/problems/invalid-parameter",
         "/problems/outside-service-area",

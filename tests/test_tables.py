@@ -70,3 +70,17 @@ def test_problems_name_file_row_column_and_id() -> None:
         problems.raise_if_any()
     assert [str(p) for p in info.value.problems] == ["t.csv:2 [1] source: source is empty", "t.csv: 3 rows expected"]
     assert info.value.problems[0].column == "source"
+
+
+def test_any_line_end_splits_rows() -> None:
+    # A text sent over the API keeps its line ends; old Mac (\r) and Windows (\r\n) files read like Unix ones.
+    for end in ("\r", "\r\n", "\n"):
+        text = end.join(["code,name,source", "1.001193,A,", "2.000001,B,"]) + end
+        rows = read_table(io.StringIO(text), COLUMNS, label="t.csv")
+        assert [(r.number, r["code"]) for r in rows] == [(2, "1.001193"), (3, "2.000001")], repr(end)
+
+
+def test_a_text_the_csv_module_cannot_split_is_a_problem_not_a_crash() -> None:
+    # A cell longer than the csv module's field limit (131,072 characters).
+    problems = _problems("code,name,source\n1.001193," + "x" * 200_000 + ",\n")
+    assert len(problems) == 1 and "not a CSV table" in problems[0] and "t.csv" in problems[0]

@@ -51,14 +51,15 @@ ProcedureParam = Annotated[
 ModeParam = Annotated[
     TravelMode, Query(description="straight (geodesic metres) or a road-network travel mode (minutes).")
 ]
-ThresholdParam = Annotated[
-    float | None,
-    Query(
-        description="Reach: metres for straight (10..100000, default 2000), minutes for walk/motorbike/car "
-        "(0.5..300, default 15).",
-        gt=0,
-    ),
-]
+# The schema bounds a threshold by the union of `THRESHOLD_RANGE`'s units (0.5 .. 100000); which part of it
+# applies depends on the mode, which a parameter's schema cannot say (422 invalid-parameter outside it).
+THRESHOLD_MIN = min(low for low, _ in THRESHOLD_RANGE.values())
+THRESHOLD_MAX = max(high for _, high in THRESHOLD_RANGE.values())
+THRESHOLD_DOC = (
+    "Reach: metres for straight ({m[0]:g}..{m[1]:g}, default {d[straight]:g}), minutes for walk/motorbike/car "
+    "({min[0]:g}..{min[1]:g}, default {d[walk]:g})."
+).format(m=THRESHOLD_RANGE["m"], min=THRESHOLD_RANGE["min"], d=DEFAULT_THRESHOLD)
+ThresholdParam = Annotated[float | None, Query(description=THRESHOLD_DOC, ge=THRESHOLD_MIN, le=THRESHOLD_MAX)]
 CompareParam = Annotated[
     Literal["before_after"] | None,
     Query(description="before_after: also measure the pre-merger network (526 former commune offices + branches)."),
@@ -126,7 +127,7 @@ class ScenarioIn(BaseModel):
 
     procedure: str = Field(min_length=1, max_length=200, description="Procedure code or name.")
     mode: TravelMode = "straight"
-    threshold: float | None = Field(default=None, gt=0, description="Metres (straight) or minutes.")
+    threshold: float | None = Field(default=None, ge=THRESHOLD_MIN, le=THRESHOLD_MAX, description=THRESHOLD_DOC)
     changes: list[ChangeIn] = Field(max_length=200, description="Applied in order.")
     name: str | None = Field(default=None, max_length=200, description="The scenario's name (echoed back).")
 
@@ -134,9 +135,13 @@ class ScenarioIn(BaseModel):
 class SitesIn(BaseModel):
     """Where to add ``k`` places: today's places (after the scenario's changes) are locked in."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"procedure": "1.001193", "mode": "straight", "threshold": 5000, "k": 5}]}
+    )
+
     procedure: str = Field(min_length=1, max_length=200, description="Procedure code or name.")
     mode: TravelMode = "straight"
-    threshold: float | None = Field(default=None, gt=0, description="Metres (straight) or minutes.")
+    threshold: float | None = Field(default=None, ge=THRESHOLD_MIN, le=THRESHOLD_MAX, description=THRESHOLD_DOC)
     k: int = Field(default=5, ge=1, le=MAX_SITES, description=f"How many new sites, 1..{MAX_SITES}.")
     changes: list[ChangeIn] = Field(default_factory=list, max_length=200, description="A scenario to build on.")
 
@@ -191,6 +196,15 @@ class ScenarioFileOut(BaseModel):
 
 class ExportIn(ScenarioIn):
     """A coverage (or a scenario) as a file."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"procedure": "1.001193", "mode": "straight", "threshold": 5000, "format": kind}
+                for kind in ("csv", "gpkg", "png", "html")
+            ]
+        }
+    )
 
     changes: list[ChangeIn] = Field(default_factory=list, max_length=200, description="Applied in order.")
     format: Literal["csv", "gpkg", "png", "html"] = Field(description="csv, gpkg, png or html (assets inlined).")

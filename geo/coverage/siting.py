@@ -21,7 +21,8 @@ with sparse coverage constraints on an ``MCLP`` instance and solved by CBC throu
 (``MCLP.solve``). `tests/coverage/test_siting.py` checks it against ``from_cost_matrix`` on a fixture.
 
 The chosen sites are then ordered greedily by marginal gain (the population each adds, given today's
-places and the sites before it), which is what a planner builds first.
+places and the sites before it), which is what a planner builds first. When CBC finds no solution within
+its time limit (``GANDAN_SITING_TIME_LIMIT_S``), the plain greedy sites are the answer (`GREEDY_FALLBACK`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from geo.geodesy import METRIC_CRS, WGS84, geodesic_m, to_metric
 __all__ = [
     "CANDIDATE_SOURCES",
     "DEFAULT_CANDIDATE_GRID_M",
+    "GREEDY_FALLBACK",
     "MAX_SITES",
     "SiteChoice",
     "SitingFailed",
@@ -61,6 +63,7 @@ __all__ = [
 
 CANDIDATE_SOURCES = ("seats", "legacy", "grid")
 DEFAULT_CANDIDATE_GRID_M = 2_000.0
+GREEDY_FALLBACK = "Greedy (no solver solution within the time limit)"  # model.status when CBC gave none
 SAME_PLACE_M = 50.0  # a candidate this close to an existing place (or an earlier candidate) is that place
 
 
@@ -284,19 +287,21 @@ def _greedy_order(
     return order
 
 
-def _greedy_total(cover: sparse.csc_matrix, weight: npt.NDArray[np.float64], k: int) -> float:
-    """Population the plain greedy heuristic covers with k sites (the baseline MCLP must match or beat)."""
+def _greedy_pick(cover: sparse.csc_matrix, weight: npt.NDArray[np.float64], k: int) -> tuple[list[int], float]:
+    """The plain greedy heuristic's k columns and the population they cover (the baseline MCLP must match)."""
     left = weight.copy()
     total = 0.0
+    picked: list[int] = []
     cover_csr = cover.tocsr()
     for _ in range(k):
         gains = cover_csr.T @ left
         j = int(np.argmax(gains))
         if gains[j] <= 0:
             break
+        picked.append(j)
         total += float(gains[j])
         left[cover[:, j].indices] = 0.0
-    return total
+    return picked, total
 
 
 # ================================================================================== MCLP
@@ -357,7 +362,7 @@ def suggest_sites(
     candidates: gpd.GeoDataFrame | None = None,
     sources: Sequence[str] = CANDIDATE_SOURCES,
     candidate_grid_m: float = DEFAULT_CANDIDATE_GRID_M,
-    time_limit_s: float = 60.0,
+    time_limit_s: float | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> SitingResult:
     """The ``k`` new sites that cover the most population within ``threshold``, today's places locked in.
@@ -377,7 +382,7 @@ def suggest_sites(
     sources, candidate_grid_m
         Candidate sources and grid spacing when ``candidates`` is not given.
     time_limit_s
-        CBC's time limit; the best solution found by then is used.
+        CBC's time limit; the best solution found by then is used (default: ``GANDAN_SITING_TIME_LIMIT_S``).
     """
     if not 1 <= k <= MAX_SITES:
         raise InvalidParameter(f"k={k} is out of range (1..{MAX_SITES})")
@@ -422,15 +427,25 @@ def suggest_sites(
     covered_before = float(d.weight[covered0].sum())
     k_eff = min(k, len(cols))
     say(f"MCLP: {len(first)} demand groups x {len(cols)} candidates, k={k_eff}")
+    cover_csc = cover.tocsc()
+    greedy_cols, greedy = _greedy_pick(cover_csc, weight, k_eff)
     chosen: list[int] = []
     status = "Optimal"
     if k_eff:
-        picked, status = _solve_mclp(groups, group_weight, len(existing), covered_before, k_eff, time_limit_s)
-        chosen = [int(cols[j]) for j in picked]
-    cover_csc = cover.tocsc()
+        if time_limit_s is None:
+            from geo.settings import get_settings
+
+            time_limit_s = get_settings().siting_time_limit_s
+        try:
+            picked, status = _solve_mclp(groups, group_weight, len(existing), covered_before, k_eff, time_limit_s)
+            chosen = [int(cols[j]) for j in picked]
+        except SitingFailed:
+            # CBC found no integer solution within the time limit (large models, a short limit): the greedy
+            # sites are a feasible answer, and the status says so.
+            say(f"MCLP: no solution within {time_limit_s:g} s, greedy sites")
+            chosen, status = [int(useful_cols[j]) for j in greedy_cols], GREEDY_FALLBACK
     full_cols = {int(c): n for n, c in enumerate(useful_cols)}
     order = _greedy_order(cover_csc, weight, [full_cols[c] for c in chosen])
-    greedy = _greedy_total(cover_csc, weight, k_eff)
     sites: list[SiteChoice] = []
     running = covered_before
     total_pop = float(d.weight.sum())

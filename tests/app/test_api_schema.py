@@ -2,9 +2,11 @@
 
 In process: no generated input may produce a 5xx, and every response must match the schema it documents.
 Over HTTP: ``schemathesis run --checks all`` (every check, every phase: examples and boundaries, fuzzing,
-negative data, stateful links, undeclared methods) finds nothing, against a uvicorn server on 127.0.0.1;
-``positive_data_acceptance`` runs as tests/schemathesis_hooks.py's variant, which knows the few rules
-JSON Schema cannot say (the service-area polygon, parameters that depend on each other).
+negative data, stateful links, undeclared methods) finds nothing on every operation, against a uvicorn
+server on 127.0.0.1; ``positive_data_acceptance`` runs as tests/schemathesis_hooks.py's variant, which knows
+the few rules JSON Schema cannot say (the service-area polygon, parameters that depend on each other).
+Both read tests/schemathesis.toml: cases per operation (fewer for siting and export, which solve a MIP or
+draw a file) and the real procedure those two are asked about half the time.
 """
 
 from __future__ import annotations
@@ -13,31 +15,41 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from app.main import create_app
 
 CHECKS = [not_a_server_error, response_schema_conformance]
+CONFIG = Path(__file__).resolve().parent.parent / "schemathesis.toml"
+# Short enough for a fuzzing run (a hard siting question then gets the greedy sites), long enough for CBC to
+# solve the procedure tests/schemathesis.toml asks about.
+SITING_TIME_LIMIT_S = "2"
 
 
 @pytest.fixture(scope="module")
 def api_schema(service):  # type: ignore[no-untyped-def]
-    """The app's own OpenAPI document, served in-process."""
-    return schemathesis.openapi.from_asgi("/openapi.json", create_app(service))
+    """The app's own OpenAPI document, served in-process, with the suite's schemathesis settings."""
+    config = SchemathesisConfig.from_path(str(CONFIG))
+    return schemathesis.openapi.from_asgi("/openapi.json", create_app(service), config=config)
 
 
 def test_every_operation_survives_generated_input(api_schema) -> None:  # type: ignore[no-untyped-def]
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 10
+    labels = {operation.label for operation in operations}
+    assert {"POST /v1/coverage/sites", "POST /v1/coverage/export"} <= labels
     for operation in operations:
+        examples = api_schema.config.generation_for(operation=operation).max_examples
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def check(case) -> None:  # type: ignore[no-untyped-def]
             case.call_and_validate(checks=CHECKS)
 
@@ -56,14 +68,11 @@ def test_schemathesis_checks_all_find_nothing(tmp_path) -> None:
         "GANDAN_SCHEMATHESIS_SEEN": str(seen),
         "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p),
     }
-    with serve_api({"GANDAN_BACKEND": "embedded"}, workers=1) as server:
+    server_env = {"GANDAN_BACKEND": "embedded", "GANDAN_SITING_TIME_LIMIT_S": SITING_TIME_LIMIT_S}
+    with serve_api(server_env, workers=1) as server:
         run = subprocess.run(
-            [cli, "run", f"{server.url}/openapi.json", "--checks", "all",
-             "--exclude-checks", "positive_data_acceptance", "--max-examples", "25", "--seed", "15",
-             # Siting solves a MIP (up to 60 s each) and export draws PNG/GeoPackage files: fuzzing them would
-             # take most of an hour; tests/coverage/test_planner_api.py covers both, errors included.
-             "--exclude-path-regex", "^/v1/coverage/(sites|export)$",
-             "--no-color"],
+            [cli, "--config-file", str(CONFIG), "run", f"{server.url}/openapi.json", "--checks", "all",
+             "--exclude-checks", "positive_data_acceptance", "--seed", "15", "--no-color"],
             capture_output=True, text=True, timeout=900, env=env, check=False,
             cwd=tmp_path,  # its cache goes there, not into the repository
         )

@@ -27,6 +27,22 @@ def test_mclp_picks_the_sites_a_hand_calculation_picks(engine: CoverageEngine, p
     assert two.model["status"] == "Optimal" and two.model["existing_locked"] == 1
 
 
+def test_no_solver_solution_in_time_falls_back_to_the_greedy_sites(  # type: ignore[no-untyped-def]
+    engine: CoverageEngine, places, candidates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from geo.coverage import siting
+
+    def no_solution(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise siting.SitingFailed("the MCLP solver gave no solution: Not Solved")
+
+    monkeypatch.setattr(siting, "_solve_mclp", no_solution)
+    two = suggest_sites(engine, "fixture", "straight", 400.0, 2, existing=places, candidates=candidates)
+    assert two.model["status"] == siting.GREEDY_FALLBACK
+    assert len(two.sites) == 2 and two.covered_after == two.greedy_covered
+    gains = [s.gain_population for s in two.sites]
+    assert gains == sorted(gains, reverse=True) and gains[-1] > 0
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pulp 3.3 announces its 4.0 API on every variable
 def test_mclp_matches_spopt_from_cost_matrix(engine: CoverageEngine, places, candidates) -> None:  # type: ignore[no-untyped-def]
     """The sparse model equals spopt's own dense MCLP.from_cost_matrix on the same data."""
