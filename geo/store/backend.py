@@ -43,7 +43,7 @@ Queries
 Connections
     Two paths share the statement. The HTTP API awaits `PostgisBackend.nearest_async` and
     `health_async` on the event loop: an async psycopg connection pool per event loop (per worker
-    process; `geo.store.pool`), at most ``pool_size`` connections opened on demand, each statement
+    process; `geo.store.pool`), at most ``async_pool_size`` connections opened on demand, each statement
     prepared on the server at its first use (``prepare_threshold=0``) and planned once
     (``plan_cache_mode=force_generic_plan``); no thread hand-off and no per-request session set-up. The
     KNN statements that requests of one event-loop turn await leave as one statement
@@ -121,8 +121,7 @@ _T = TypeVar("_T")
 _ENVELOPE_PAD_DEG = 0.05
 _DEFAULT_CONNECT_TIMEOUT_S = 3
 _DEFAULT_STATEMENT_TIMEOUT_MS = 5_000
-# Per worker process. The batcher sends the waiting queries as one statement, so two connections keep
-# the database busy; more only add processes competing for the same cores (scripts/bench.py http).
+# Connections the synchronous engine keeps (CLI, MCP, a worker's rare threaded calls), plus as many on demand.
 _DEFAULT_POOL_SIZE = 2
 # /healthz answers "ok" without a round trip when a statement succeeded this recently (under load, every
 # request proves the database answers); otherwise it asks.
@@ -261,8 +260,10 @@ class PostgisBackend:
         How long a connection attempt (or the wait for a free pooled connection) and a statement may
         take before the request answers 503.
     pool_size
-        Connections per event loop (`nearest_async`), and kept open by the synchronous pool (plus as
-        many again on demand).
+        Connections kept open by the synchronous pool (plus as many again on demand).
+    async_pool_size
+        Connections per event loop (one per uvicorn worker; `nearest_async`): ``GANDAN_DATABASE_POOL_SIZE``
+        (see `geo.settings.Settings.database_pool_size` for why one is the default).
     pre_ping
         Test each connection of the synchronous pool at checkout (``pool_pre_ping``). A query that meets
         a dead connection is retried once on a fresh one either way.
@@ -295,6 +296,7 @@ class PostgisBackend:
         connect_timeout_s: int = _DEFAULT_CONNECT_TIMEOUT_S,
         statement_timeout_ms: int = _DEFAULT_STATEMENT_TIMEOUT_MS,
         pool_size: int = _DEFAULT_POOL_SIZE,
+        async_pool_size: int = 1,
         pre_ping: bool = True,
     ) -> None:
         url = engine_url(database_url)
@@ -323,7 +325,7 @@ class PostgisBackend:
             "options": options,
             "application_name": "gandan-api",
         }
-        self._pool_size = pool_size
+        self._async_pool_size = async_pool_size
         self._connect_timeout_s = float(connect_timeout_s)
         self._statement_timeout_s = statement_timeout_ms / 1000
         self._async_pool: AsyncPool | None = None
@@ -343,7 +345,11 @@ class PostgisBackend:
         if not settings.database_url:
             raise BackendUnavailable("the postgis backend needs GANDAN_DATABASE_URL (or serve --database-url)")
         explicit = "boundary_set" in settings.model_fields_set
-        return cls(settings.database_url, boundary_set=settings.boundary_set if explicit else None)
+        return cls(
+            settings.database_url,
+            boundary_set=settings.boundary_set if explicit else None,
+            async_pool_size=settings.database_pool_size,
+        )
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -401,7 +407,7 @@ class PostgisBackend:
             pool = self._async_pool = AsyncPool(
                 self._conninfo,
                 self._async_options,
-                self._pool_size,
+                self._async_pool_size,
                 self._connect_timeout_s,
                 self._statement_timeout_s,
             )
