@@ -332,7 +332,9 @@ class _BoundedCBC(pulp.PULP_CBC_CMD):
     """
 
     def __init__(self, deadline: float) -> None:
-        super().__init__(msg=False)
+        with warnings.catch_warnings():  # pulp 3.3 announces PULP_CBC_CMD's removal in 4.0
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulp\.")
+            super().__init__(msg=False)
         self.deadline = deadline
 
     def actualSolve(self, lp: pulp.LpProblem, **_kwargs: Any) -> int:
