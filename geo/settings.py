@@ -60,7 +60,10 @@ class Settings(BaseSettings):
     siting_time_limit_s: float = Field(
         default=60.0,
         gt=0,
-        description="CBC's time limit for one site suggestion (seconds); the best solution found by then is used.",
+        description=(
+            "Wall-clock budget of one site suggestion (seconds): CBC is stopped then; its best solution or the "
+            "greedy sites, whichever covers more, is the answer."
+        ),
     )
     database_pool_size: int = Field(
         default=1,

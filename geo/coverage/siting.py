@@ -21,12 +21,19 @@ with sparse coverage constraints on an ``MCLP`` instance and solved by CBC throu
 (``MCLP.solve``). `tests/coverage/test_siting.py` checks it against ``from_cost_matrix`` on a fixture.
 
 The chosen sites are then ordered greedily by marginal gain (the population each adds, given today's
-places and the sites before it), which is what a planner builds first. When CBC finds no solution within
-its time limit (``GANDAN_SITING_TIME_LIMIT_S``), the plain greedy sites are the answer (`GREEDY_FALLBACK`).
+places and the sites before it), which is what a planner builds first.
+
+``GANDAN_SITING_TIME_LIMIT_S`` is the budget of one suggestion, counted from the call: CBC gets what is
+left of it once its model is written, and is killed `SOLVER_GRACE_S` after that (`_BoundedCBC`), because
+CBC honours its ``-sec`` only once branch and bound starts: with few places today (30,000 demand groups x
+1,400 candidates) its root LP alone ran for minutes. When CBC has no solution by then, or only an
+unproven one that covers fewer people, the plain greedy sites are the answer (`GREEDY_FALLBACK`).
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -63,7 +70,10 @@ __all__ = [
 
 CANDIDATE_SOURCES = ("seats", "legacy", "grid")
 DEFAULT_CANDIDATE_GRID_M = 2_000.0
-GREEDY_FALLBACK = "Greedy (no solver solution within the time limit)"  # model.status when CBC gave none
+GREEDY_FALLBACK = "Greedy (no better solver solution within the time limit)"  # model.status then
+SOLVER_FEASIBLE = "Feasible (solver stopped at the time limit)"  # model.status: CBC's incumbent, not proven
+SOLVER_GRACE_S = 0.5  # CBC may run this long past its -sec limit (to stop and write its solution) before a kill
+MIN_SOLVER_S = 0.5  # CBC's time limit when building the model left less than this of the budget
 SAME_PLACE_M = 50.0  # a candidate this close to an existing place (or an earlier candidate) is that place
 
 
@@ -287,6 +297,14 @@ def _greedy_order(
     return order
 
 
+def _covered(cover: sparse.csc_matrix, weight: npt.NDArray[np.float64], columns: Sequence[int]) -> float:
+    """The population the ``columns`` cover together."""
+    hit = np.zeros(len(weight), dtype=bool)
+    for j in columns:
+        hit[cover[:, j].indices] = True
+    return float(weight[hit].sum())
+
+
 def _greedy_pick(cover: sparse.csc_matrix, weight: npt.NDArray[np.float64], k: int) -> tuple[list[int], float]:
     """The plain greedy heuristic's k columns and the population they cover (the baseline MCLP must match)."""
     left = weight.copy()
@@ -305,15 +323,59 @@ def _greedy_pick(cover: sparse.csc_matrix, weight: npt.NDArray[np.float64], k: i
 
 
 # ================================================================================== MCLP
+class _BoundedCBC(pulp.PULP_CBC_CMD):
+    """pulp's bundled CBC, bounded in wall-clock time: its ``-sec`` limit is what is left until ``deadline``.
+
+    CBC checks ``-sec`` only once its branch and bound runs: on a large model its presolve and root LP
+    ran for minutes past a 2 s limit. So the process is killed `SOLVER_GRACE_S` after its limit, and the
+    model then has no solution (`SitingFailed`).
+    """
+
+    def __init__(self, deadline: float) -> None:
+        with warnings.catch_warnings():  # pulp 3.3 announces PULP_CBC_CMD's removal in 4.0
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulp\.")
+            super().__init__(msg=False)
+        self.deadline = deadline
+
+    def actualSolve(self, lp: pulp.LpProblem, **_kwargs: Any) -> int:
+        """Solve ``lp`` as pulp's ``COIN_CMD.solve_CBC`` does (MPS in, solution file out), within the bound."""
+        tmp_mps, tmp_sol = self.create_tmp_files(lp.name, "mps", "sol")
+        try:
+            vs, var_names, con_names, _ = lp.writeMPS(tmp_mps, rename=1)
+            limit_s = max(self.deadline - time.perf_counter(), MIN_SOLVER_S)
+            args = [self.path, tmp_mps, "-max" if lp.sense == pulp.LpMaximize else "-min"]
+            args += ["-sec", f"{limit_s:.2f}", "-timeMode", "elapsed", "-solve"]
+            args += ["-printingOptions", "all", "-solution", tmp_sol]
+            cbc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            try:
+                code = cbc.wait(timeout=limit_s + SOLVER_GRACE_S)
+            except subprocess.TimeoutExpired:
+                cbc.kill()
+                cbc.wait()
+                raise SitingFailed(f"the MCLP solver was stopped after {limit_s + SOLVER_GRACE_S:.1f} s") from None
+            if code != 0 or not os.path.exists(tmp_sol):
+                raise SitingFailed(f"the MCLP solver failed (CBC exit status {code})")
+            status, values, _dj, _pi, _slack, sol_status = self.readsol_MPS(tmp_sol, lp, vs, var_names, con_names)
+            lp.assignVarsVals(values)
+            lp.assignStatus(status, sol_status)
+            return int(status)
+        finally:
+            self.delete_tmp_files(tmp_mps, tmp_sol)
+
+
 def _solve_mclp(
     groups: sparse.csr_matrix,
     weights: npt.NDArray[np.float64],
     n_existing: int,
     covered_weight: float,
     k: int,
-    time_limit_s: float,
+    deadline: float,
 ) -> tuple[list[int], str]:
-    """Solve the reduced MCLP with spopt's MCLP model; return the chosen candidate columns and status."""
+    """Solve the reduced MCLP with spopt's MCLP model by ``deadline`` (perf_counter); columns and status.
+
+    CBC gets what is left until ``deadline`` once the model is built (at least `MIN_SOLVER_S`) and is
+    killed `SOLVER_GRACE_S` after that: `SitingFailed` when it has no solution by then.
+    """
     from spopt.locate import MCLP
     from spopt.locate.base import FacilityModelBuilder
 
@@ -328,7 +390,6 @@ def _solve_mclp(
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulp\.")
         FacilityModelBuilder.add_facility_integer_variable(model, range(n_fac), "x[{i}]")
         FacilityModelBuilder.add_client_integer_variable(model, range(n_cli), "y[{i}]")
-        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s)
     fac, cli = model.fac_vars, model.cli_vars
     all_weights = np.r_[weights, [covered_weight] if has_covered_row else []]
     problem += pulp.lpSum(float(w) * y for w, y in zip(all_weights, cli, strict=True)), "objective function"
@@ -344,12 +405,15 @@ def _solve_mclp(
         problem += pulp.lpSum(fac[:n_existing]) >= cli[n_groups]
     FacilityModelBuilder.add_facility_constraint(model, n_existing + k)
     model.aij = None  # results=False: the dense client/facility arrays are not needed
+    solver = _BoundedCBC(deadline)
     try:
         model.solve(solver, results=False)
     except RuntimeError as exc:  # spopt's check_status: infeasible, or no solution within the time limit
         raise SitingFailed(f"the MCLP solver gave no solution: {exc}") from exc
     chosen = [j - n_existing for j in range(n_existing, n_fac) if (fac[j].value() or 0) > 0.5]
-    return chosen, pulp.LpStatus[problem.status]
+    # CBC stopped by its time limit with an incumbent reports "Optimal" with a merely feasible solution.
+    proven = problem.sol_status == pulp.LpSolutionOptimal
+    return chosen, pulp.LpStatus[problem.status] if proven else SOLVER_FEASIBLE
 
 
 def suggest_sites(
@@ -382,13 +446,19 @@ def suggest_sites(
     sources, candidate_grid_m
         Candidate sources and grid spacing when ``candidates`` is not given.
     time_limit_s
-        CBC's time limit; the best solution found by then is used (default: ``GANDAN_SITING_TIME_LIMIT_S``).
+        Time budget of the whole suggestion, counted from the call (default: ``GANDAN_SITING_TIME_LIMIT_S``):
+        CBC gets what is left once its model is built and is stopped `SOLVER_GRACE_S` later; the better of
+        its best solution by then and the greedy sites is the answer.
     """
     if not 1 <= k <= MAX_SITES:
         raise InvalidParameter(f"k={k} is out of range (1..{MAX_SITES})")
     unit = engine.check(mode, threshold)
     say = progress or (lambda _m: None)
     started = time.perf_counter()
+    if time_limit_s is None:
+        from geo.settings import get_settings
+
+        time_limit_s = get_settings().siting_time_limit_s
     proc = engine.procedure(procedure) if engine.index is not None else {"code": procedure, "name": procedure}
     if existing is None:
         assert engine.index is not None
@@ -431,20 +501,21 @@ def suggest_sites(
     greedy_cols, greedy = _greedy_pick(cover_csc, weight, k_eff)
     chosen: list[int] = []
     status = "Optimal"
-    if k_eff:
-        if time_limit_s is None:
-            from geo.settings import get_settings
-
-            time_limit_s = get_settings().siting_time_limit_s
-        try:
-            picked, status = _solve_mclp(groups, group_weight, len(existing), covered_before, k_eff, time_limit_s)
-            chosen = [int(cols[j]) for j in picked]
-        except SitingFailed:
-            # CBC found no integer solution within the time limit (large models, a short limit): the greedy
-            # sites are a feasible answer, and the status says so.
-            say(f"MCLP: no solution within {time_limit_s:g} s, greedy sites")
-            chosen, status = [int(useful_cols[j]) for j in greedy_cols], GREEDY_FALLBACK
     full_cols = {int(c): n for n, c in enumerate(useful_cols)}
+    if k_eff:
+        deadline = started + time_limit_s
+        try:
+            picked, status = _solve_mclp(groups, group_weight, len(existing), covered_before, k_eff, deadline)
+            chosen = [int(cols[j]) for j in picked]
+        except SitingFailed as exc:
+            say(f"MCLP: {exc.detail}")
+            status = GREEDY_FALLBACK
+        beaten = status == SOLVER_FEASIBLE and _covered(cover_csc, weight, [full_cols[c] for c in chosen]) < greedy
+        if status == GREEDY_FALLBACK or beaten:
+            # No solver solution within the budget (large models, a short limit), or an unproven one the
+            # greedy sites beat: the greedy sites are the answer, and the status says so.
+            say(f"MCLP: no better solution within {time_limit_s:g} s, greedy sites")
+            chosen, status = [int(useful_cols[j]) for j in greedy_cols], GREEDY_FALLBACK
     order = _greedy_order(cover_csc, weight, [full_cols[c] for c in chosen])
     sites: list[SiteChoice] = []
     running = covered_before

@@ -77,3 +77,27 @@ def test_candidate_sites_come_from_seats_offices_and_grid(index) -> None:  # typ
     assert (nearest > 50).all()
     with pytest.raises(InvalidParameter, match="unknown candidate source"):
         candidate_sites(engine, existing, sources=["airports"])
+
+
+def test_a_hard_question_answers_within_the_time_limit(real: CoverageEngine) -> None:
+    """2.001610 has 4 places: 5 km, k=20 is a 30,000-row MIP whose root LP ran CBC for minutes past -sec."""
+    import time
+
+    import shapely
+
+    from geo.coverage import siting
+
+    limit_s = 3.0
+    start = time.perf_counter()
+    result = suggest_sites(real, "2.001610", "straight", 5000.0, 20, time_limit_s=limit_s)
+    elapsed = time.perf_counter() - start
+    # The budget, CBC's minimum and grace, and a model build past the budget on a loaded 2-core CI: minutes before.
+    assert elapsed < limit_s + 30.0
+    assert result.model["demand_groups"] > 10_000  # still the hard question
+    assert len(result.sites) == 20 and len({s.id for s in result.sites}) == 20
+    assert result.covered_after >= result.greedy_covered > result.covered_before
+    assert result.model["status"] in {siting.GREEDY_FALLBACK, siting.SOLVER_FEASIBLE, "Optimal"}
+    communes = real.communes.set_index("code")
+    for site in result.sites:
+        assert site.commune_code in communes.index
+        assert communes.geometry[site.commune_code].covers(shapely.Point(site.lon, site.lat))
