@@ -10,9 +10,10 @@ Nothing here knows about HTTP.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
@@ -23,7 +24,7 @@ import pandas as pd
 
 from geo.changes import Change
 from geo.errors import InvalidParameter, InvalidQuery, NotFound
-from geo.geodesy import geodesic_m
+from geo.geodesy import GEODESIC_OVER_PROJECTED_MIN, TO_METRIC, geodesic_m, to_metric
 from geo.hours import LOOKAHEAD_DAYS, Calendar, OpeningState, hours_of_day
 from geo.index import Index
 from geo.live import FixedSource, IndexLinkSource, Live, LiveState, PostgisSource
@@ -51,11 +52,31 @@ __all__ = [
 MAX_PROCEDURE_QUERY = 200  # characters of a procedure search: longer is no name anyone types
 LAYERS = ("service_points", "communes", "legacy_units")  # the index layers the service hands out whole
 COORD_DECIMALS = 7  # RFC 7946 advises no more than needed; 7 decimals is about 1 cm
-# Staff change kinds that can keep a place out of an answer at some time; a nearer place they keep out is
+# A nearer place that a staff change (closure, special hours, procedure unavailable) keeps out of an answer is
 # named in a note (at most two: the nearest ones).
-_KEEPING_KINDS = frozenset({"closure", "special_hours", "procedure_unavailable"})
 _MAX_KEPT_NOTES = 2
-_INSTANT = timedelta(seconds=1)
+_INSTANT_S = 1.0  # a change applies at a moment when it overlaps [moment, moment + 1 s)
+
+
+@dataclass(frozen=True)
+class _Keeping:
+    """The changes of one live state that can keep a place out of the answers for one procedure.
+
+    With their places' rows and UTM x, y, their ranges as epoch seconds (-inf, inf: open-ended) and the
+    earliest start and latest end of all of them.
+    """
+
+    changes: tuple[Change, ...]
+    rows: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    spans: tuple[tuple[float, float], ...]
+    first_start: float = field(init=False)
+    last_end: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "first_start", min((s for s, _ in self.spans), default=math.inf))
+        object.__setattr__(self, "last_end", max((e for _, e in self.spans), default=-math.inf))
 
 
 class Backend(Protocol):
@@ -213,8 +234,7 @@ class Service:
             [],
             [],
         )
-        self._keeping_cache: tuple[LiveState | None, tuple[Change, ...]] = (None, ())
-        self._row_of_cache: tuple[list[tuple[str, float, float]] | None, dict[str, int]] = (None, {})
+        self._keeping_cache: tuple[LiveState, dict[str, _Keeping]] | None = None
         self._procedure_tools: tuple[pd.DataFrame, ProcedureSearch, ProcedureInfo, list[dict[str, Any]]] | None = None
         self.procedure_tools()  # the search index is built at start, never on a request
 
@@ -385,66 +405,88 @@ class Service:
         the procedure for now) and the reason the staff gave, instead of being sent farther without a word.
         Only places that normally handle the procedure, only changes in force at the time asked about.
         """
-        if not result.matches:
+        code = str(result.procedure["code"])
+        keeping = self._keeping(code)
+        if not len(keeping.rows) or not result.matches:
+            return result  # the hot path: no staff change concerns this procedure
+        at = result.at
+        moment = at.timestamp()
+        if not (keeping.first_start < moment + _INSTANT_S and keeping.last_end > moment):
+            return result  # no change in force then
+        # A plain loop: the few changes of one procedure cost less than numpy's call overhead.
+        live = np.array([i for i, (s, e) in enumerate(keeping.spans) if s < moment + _INSTANT_S and e > moment], int)
+        if not len(live):
             return result
-        at, code = result.at, str(result.procedure["code"])
-        kept = {
-            c.place_id: c
-            for c in self._keeping_changes()
-            if c.applies_during(at, at + _INSTANT) and (c.kind != "procedure_unavailable" or c.procedure == code)
-        }
-        for m in result.matches:
-            kept.pop(m.id, None)
-        if not kept:
-            return result  # the hot path: no staff change keeps a place out
-        places = self._records_and_places()[1]
-        row_of = self._row_of()
-        rows = np.array([row_of[pid] for pid in kept if pid in row_of], dtype=np.int64)
         lon, lat = result.lon, result.lat
-        far = geodesic_m(lon, lat, *zip(*(places[m.row][1:] for m in result.matches), strict=True)).max()
-        distances = geodesic_m(lon, lat, *zip(*(places[r][1:] for r in rows), strict=True)) if len(rows) else rows
-        nearer = distances < far
-        # Rows are the same in the base and the overlaid backend (the overlay is a copy of the points).
-        rows, distances = rows[nearer], distances[nearer]
-        normally = np.isin(rows, self.state.base.capable_rows(code))
-        rows, distances = rows[normally], distances[normally]
-        if not len(rows):
-            return result
-        taking = np.isin(rows, self.capable_at(code, at))
-        found: list[tuple[float, Message]] = []
-        for row, d, takes in zip(rows.tolist(), distances.tolist(), taking.tolist(), strict=True):
-            if not takes:
+        places = self._records_and_places()[1]
+        if result.mode == "straight":  # the matches' distances are geodesic already
+            far = max(m.distance_m for m in result.matches)
+        else:
+            far = float(geodesic_m(lon, lat, *zip(*(places[m.row][1:] for m in result.matches), strict=True)).max())
+        # Projected (UTM) distances never exceed the geodesic ones by more than the bound: a place whose projected
+        # distance, so scaled, is beyond the farthest match is farther than it.
+        x, y = TO_METRIC.transform(lon, lat)
+        live = live[np.hypot(keeping.x[live] - x, keeping.y[live] - y) * GEODESIC_OVER_PROJECTED_MIN < far]
+        shown = {m.id for m in result.matches}
+        found: dict[int, tuple[float, Message]] = {}
+        for i in live.tolist():
+            change, row = keeping.changes[i], int(keeping.rows[i])
+            if row in found or change.place_id in shown:
+                continue
+            d = float(geodesic_m(lon, lat, *places[row][1:])[0])
+            if d >= far:
+                continue
+            if not np.isin(row, self.capable_at(code, at)):
                 note = "nearer_unavailable_by_staff"
             elif not self.backend.state_of(row, at).is_open:
                 note = "nearer_closed_by_staff"
             else:
                 continue  # open and taking it at that time: not kept out (special hours that still cover it)
             name = self._point_records()[row]["properties"]["name"]
-            reason = kept[places[row][0]].reason
             said = message(
-                note, name=name, reason=reason, distance=distance_text(d, "en"), distance_vi=distance_text(d)
+                note, name=name, reason=change.reason, distance=distance_text(d, "en"), distance_vi=distance_text(d)
             )
-            found.append((d, said))
-        found.sort(key=lambda pair: pair[0])
-        return replace(result, notes=[*result.notes, *(m for _, m in found[:_MAX_KEPT_NOTES])]) if found else result
+            found[row] = (d, said)
+        nearest = sorted(found.values(), key=lambda pair: pair[0])[:_MAX_KEPT_NOTES]
+        return replace(result, notes=[*result.notes, *(m for _, m in nearest)]) if nearest else result
 
-    def _keeping_changes(self) -> tuple[Change, ...]:
-        """The live state's changes that can keep a place out of an answer (computed once per state)."""
+    def _keeping(self, code: str) -> _Keeping:
+        """The live state's changes that can keep a place handling ``code`` out (once per state and procedure)."""
         state = self.state
-        cached_of, changes = self._keeping_cache
-        if cached_of is not state:
-            changes = tuple(c for c in state.changes if c.kind in _KEEPING_KINDS)
-            self._keeping_cache = (state, changes)
-        return changes
-
-    def _row_of(self) -> dict[str, int]:
-        """Row of each service point id (for the points `_records_and_places` describes)."""
-        places = self._records_and_places()[1]
-        cached_of, row_of = self._row_of_cache
-        if cached_of is not places:
+        cached = self._keeping_cache
+        if cached is None or cached[0] is not state:
+            cached = self._keeping_cache = (state, {})
+        found = cached[1].get(code)
+        if found is None:
+            places = self._records_and_places()[1]
             row_of = {pid: row for row, (pid, _, _) in enumerate(places)}
-            self._row_of_cache = (places, row_of)
-        return row_of
+            # The overlay keeps the base's rows (a copy of its points): the base says who normally handles it.
+            normally = set(state.base.capable_rows(code).tolist())
+            changes = tuple(
+                c
+                for c in state.changes
+                if row_of.get(c.place_id, -1) in normally
+                and (
+                    c.kind in ("closure", "special_hours")
+                    or (c.kind == "procedure_unavailable" and c.procedure == code)
+                )
+            )
+            rows = np.array([row_of[c.place_id] for c in changes], dtype=np.int64)
+            xy = to_metric([places[r][1] for r in rows], [places[r][2] for r in rows])
+            found = cached[1][code] = _Keeping(
+                changes=changes,
+                rows=rows,
+                x=xy[:, 0],
+                y=xy[:, 1],
+                spans=tuple(
+                    (
+                        -math.inf if c.starts is None else c.starts.timestamp(),
+                        math.inf if c.ends is None else c.ends.timestamp(),
+                    )
+                    for c in changes
+                ),
+            )
+        return found
 
     def _way_out(self, result: NearestResult, procedure: str, k: int, mode: str, route: bool) -> NearestResult:
         """``result`` with the earliest reopening and the nearest places, when no capable place is open."""
