@@ -13,7 +13,7 @@ import asyncio
 import math
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
@@ -55,28 +55,23 @@ COORD_DECIMALS = 7  # RFC 7946 advises no more than needed; 7 decimals is about 
 # A nearer place that a staff change (closure, special hours, procedure unavailable) keeps out of an answer is
 # named in a note (at most two: the nearest ones).
 _MAX_KEPT_NOTES = 2
-_INSTANT_S = 1.0  # a change applies at a moment when it overlaps [moment, moment + 1 s)
+_INSTANT = timedelta(seconds=1)  # a change applies at a moment when it overlaps [moment, moment + 1 s)
 
 
 @dataclass(frozen=True)
 class _Keeping:
     """The changes of one live state that can keep a place out of the answers for one procedure.
 
-    With their places' rows and UTM x, y, their ranges as epoch seconds (-inf, inf: open-ended) and the
-    earliest start and latest end of all of them.
+    With their places' rows and UTM x, y, and when the first of them starts and the last ends (epoch
+    seconds; infinite when open-ended), so a query at another time leaves at once.
     """
 
     changes: tuple[Change, ...]
     rows: np.ndarray
     x: np.ndarray
     y: np.ndarray
-    spans: tuple[tuple[float, float], ...]
-    first_start: float = field(init=False)
-    last_end: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "first_start", min((s for s, _ in self.spans), default=math.inf))
-        object.__setattr__(self, "last_end", max((e for _, e in self.spans), default=-math.inf))
+    first_start: float
+    last_end: float
 
 
 class Backend(Protocol):
@@ -234,7 +229,7 @@ class Service:
             [],
             [],
         )
-        self._keeping_cache: tuple[LiveState, dict[str, _Keeping]] | None = None
+        self._keeping_cache: tuple[LiveState, dict[str, int], dict[str, _Keeping]] | None = None
         self._procedure_tools: tuple[pd.DataFrame, ProcedureSearch, ProcedureInfo, list[dict[str, Any]]] | None = None
         self.procedure_tools()  # the search index is built at start, never on a request
 
@@ -411,10 +406,10 @@ class Service:
             return result  # the hot path: no staff change concerns this procedure
         at = result.at
         moment = at.timestamp()
-        if not (keeping.first_start < moment + _INSTANT_S and keeping.last_end > moment):
+        if not (keeping.first_start < moment + _INSTANT.total_seconds() and keeping.last_end > moment):
             return result  # no change in force then
         # A plain loop: the few changes of one procedure cost less than numpy's call overhead.
-        live = np.array([i for i, (s, e) in enumerate(keeping.spans) if s < moment + _INSTANT_S and e > moment], int)
+        live = np.array([i for i, c in enumerate(keeping.changes) if c.applies_during(at, at + _INSTANT)], int)
         if not len(live):
             return result
         lon, lat = result.lon, result.lat
@@ -455,11 +450,11 @@ class Service:
         state = self.state
         cached = self._keeping_cache
         if cached is None or cached[0] is not state:
-            cached = self._keeping_cache = (state, {})
-        found = cached[1].get(code)
+            row_of = {pid: row for row, (pid, _, _) in enumerate(self._records_and_places()[1])}
+            cached = self._keeping_cache = (state, row_of, {})
+        _, row_of, by_code = cached
+        found = by_code.get(code)
         if found is None:
-            places = self._records_and_places()[1]
-            row_of = {pid: row for row, (pid, _, _) in enumerate(places)}
             # The overlay keeps the base's rows (a copy of its points): the base says who normally handles it.
             normally = set(state.base.capable_rows(code).tolist())
             changes = tuple(
@@ -471,20 +466,18 @@ class Service:
                     or (c.kind == "procedure_unavailable" and c.procedure == code)
                 )
             )
+            places = self._records_and_places()[1]
             rows = np.array([row_of[c.place_id] for c in changes], dtype=np.int64)
             xy = to_metric([places[r][1] for r in rows], [places[r][2] for r in rows])
-            found = cached[1][code] = _Keeping(
+            found = by_code[code] = _Keeping(
                 changes=changes,
                 rows=rows,
                 x=xy[:, 0],
                 y=xy[:, 1],
-                spans=tuple(
-                    (
-                        -math.inf if c.starts is None else c.starts.timestamp(),
-                        math.inf if c.ends is None else c.ends.timestamp(),
-                    )
-                    for c in changes
+                first_start=min(
+                    (-math.inf if c.starts is None else c.starts.timestamp() for c in changes), default=math.inf
                 ),
+                last_end=max((math.inf if c.ends is None else c.ends.timestamp() for c in changes), default=-math.inf),
             )
         return found
 

@@ -8,7 +8,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ from geo.index import Index, write_index
 from geo.live import IndexLinkSource, Live, OverlayBackend, PostgisSource, overlaid_backend
 from geo.settings import Settings
 from geo.store.staff import SqliteStaffStore
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 MONDAY = datetime(2026, 3, 2, 9, 30, tzinfo=TZ)
@@ -188,15 +188,11 @@ def test_orphaned_changes_are_reported(build_dir: Settings, index: Index) -> Non
 
 
 # ============================================================================================ over HTTP
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def serve(settings: Settings, workers: int = 2, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     """``uvicorn app.main:create_app --factory`` on a free port with these settings; returns (process, base URL)."""
-    port = _free_port()
+    port = free_port()
     environ = {
         **os.environ,
         "PYTHONPATH": str(ROOT),

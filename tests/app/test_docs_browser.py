@@ -9,7 +9,6 @@ aborted and recorded, and must see every operation of the OpenAPI schema drawn.
 from __future__ import annotations
 
 import re
-import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,8 +17,6 @@ from playwright.sync_api import Browser, Page, Route
 
 from app.assets import install_web_assets
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 TIMEOUT_MS = 20_000
 
 
@@ -51,10 +48,6 @@ def test_swagger_oauth2_redirect_page(client) -> None:  # type: ignore[no-untype
 
 
 # ------------------------------------------------------------------------------------- browser
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Offline:

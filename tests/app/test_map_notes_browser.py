@@ -14,7 +14,6 @@ from playwright.sync_api import Browser, Route
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 SUNDAY_NIGHT = quote("2026-03-08T23:00+07:00", safe="")
 ENGLISH = re.compile(r"\b(the|is|are|every|closed|open|place|places|nothing|earliest)\b", re.IGNORECASE)

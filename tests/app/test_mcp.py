@@ -16,6 +16,7 @@ from mcp import Client, StdioServerParameters
 
 from app.mcp import TOOLS, build_server
 from geo.settings import PROJECT_ROOT, get_settings
+from tests.conftest import free_port
 
 AT = "2026-03-02T09:30:00+07:00"
 
@@ -149,15 +150,11 @@ def test_stdio_transport_with_the_sdk_client() -> None:
     assert found.structured_content["procedures"][0]["code"] == "1.000894"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture()
 def http_server() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "mcp", "--transport", "http", "--port", str(port)],
         cwd=PROJECT_ROOT,

@@ -27,7 +27,8 @@ from geo.messages import Message, change_kind_label, message
 from geo.service import Service
 from geo.settings import Settings
 from geo.store.staff import SqliteStaffStore
-from tests.app.test_map_browser import DESKTOP, TIMEOUT_MS, _free_port
+from tests.app.test_map_browser import DESKTOP, TIMEOUT_MS
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -39,7 +40,7 @@ def staff_server(finder: Finder, settings: Settings, tmp_path_factory: pytest.Te
     install_web_assets()
     store = SqliteStaffStore(Path(tmp_path_factory.mktemp("staff")) / "staff.sqlite")
     service = Service(finder, settings, staff=store)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
@@ -54,7 +55,8 @@ def staff_server(finder: Finder, settings: Settings, tmp_path_factory: pytest.Te
     thread.join(timeout=10)
 
 
-def _page(browser: Browser, url: str) -> tuple[Page, list[str]]:
+def _page(browser: Browser, url: str, ready: str = "body[data-ready=yes]") -> tuple[Page, list[str]]:
+    """``url`` in a new desktop page (tiles blocked), once ``ready`` shows; with the page's errors and dialogs."""
     context = browser.new_context(**DESKTOP)
     context.route("**/tile.openstreetmap.org/**", lambda route: route.abort())
     page = context.new_page()
@@ -63,7 +65,7 @@ def _page(browser: Browser, url: str) -> tuple[Page, list[str]]:
     page.on("pageerror", lambda exc: problems.append(str(exc)))
     page.on("dialog", lambda dialog: (problems.append("dialog: " + dialog.message), dialog.dismiss()))
     page.goto(url)
-    page.wait_for_selector("body[data-ready=yes]")
+    page.wait_for_selector(ready)
     return page, problems
 
 
@@ -177,7 +179,7 @@ def test_a_reason_is_shown_escaped_in_the_map_popup(staff_server: tuple, browser
     )
     service.refresh()
     at = quote(now.isoformat(timespec="minutes"), safe="")
-    page, problems = _page_map(browser, f"{url}/map?at={at}")
+    page, problems = _page(browser, f"{url}/map?at={at}", ready="body[data-points]")
     name = str(service.backend.points["name"].iloc[0])
     text = page.evaluate(
         """(name) => {
@@ -196,16 +198,3 @@ def test_a_reason_is_shown_escaped_in_the_map_popup(staff_server: tuple, browser
     assert NASTY.replace('"', "'") in text
     assert page.locator(".leaflet-popup-content img, .leaflet-popup-content script").count() == 0
     assert page.evaluate("window.pwned") is None and problems == []
-
-
-def _page_map(browser: Browser, url: str) -> tuple[Page, list[str]]:
-    context = browser.new_context(**DESKTOP)
-    context.route("**/tile.openstreetmap.org/**", lambda route: route.abort())
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.on("dialog", lambda dialog: (problems.append("dialog: " + dialog.message), dialog.dismiss()))
-    page.goto(url)
-    page.wait_for_selector("body[data-points]")
-    return page, problems
