@@ -157,12 +157,6 @@ def bench_nearest(args: argparse.Namespace) -> None:
 
 
 # --------------------------------------------------------------------------------------------- http
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _ensure_wrk() -> str:
     """The wrk binary; installed from Debian (as root) when missing, refreshing stale package lists once."""
     path = shutil.which("wrk")
@@ -428,6 +422,8 @@ def staff_changes(n: int, seed: int = 5) -> list:  # type: ignore[type-arg]
 
 def bench_staff(args: argparse.Namespace) -> None:
     """/v1/nearest with 100 active staff changes against none: two servers, same run, same 2,000 queries (wrk)."""
+    from bench_postgis import free_port
+
     from geo.settings import get_settings
     from geo.store.staff import SqliteStaffStore
 
@@ -441,7 +437,7 @@ def bench_staff(args: argparse.Namespace) -> None:
             store = SqliteStaffStore(state / "staff.sqlite")
             for change in staff_changes(n):
                 store.add_change(change, actor="bench")
-            port = _free_port()
+            port = free_port()
             env = {**os.environ, "GANDAN_STATE_DIR": str(state), "GANDAN_BUILD_DIR": str(get_settings().build_dir)}
             server = subprocess.Popen(
                 [
